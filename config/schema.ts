@@ -1,0 +1,216 @@
+/**
+ * The one source of truth for configuration: this zod schema produces the
+ * TypeScript types, the defaults, the validation (with every problem by its
+ * path) and config/config.schema.json for editors (scripts/gen-schemas.ts).
+ *
+ * Units live in names (`interval_ms`, `max_size_mb`). Device options are
+ * validated by each driver's own schema, joined here by `kind`.
+ */
+import { validate as validateCron } from "node-cron";
+import { z } from "zod";
+import type { DriverFactory } from "../drivers/contract.js";
+
+/**
+ * Ids appear in MQTT topics, so they must be topic-safe: no `+`, `#`, `/`,
+ * spaces or a leading `$` ([MQTT-4.7.1] wildcards, [MQTT-4.7.2] `$` topics).
+ */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ID_RULE = "a topic-safe id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit";
+
+export const topicSafeId = z.string({ error: "expected a string id" }).regex(ID_PATTERN, { error: `expected ${ID_RULE}` });
+
+const posInt = (what = "a positive integer") => z.int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
+const nonEmpty = z.string().min(1, { error: "expected a non-empty string" });
+
+export const pollDefaultsSchema = z.strictObject({
+  interval_ms: posInt().default(30_000).describe("Time between two polls of a device."),
+  timeout_ms: posInt().default(5_000).describe("Deadline of one poll; must be shorter than the interval."),
+  jitter_ratio: z.number().min(0).max(0.5).default(0.1).describe("Random spread of each interval, as a fraction of it (0 to 0.5)."),
+  offline_after_failures: posInt().default(3).describe("Consecutive failed polls before a device is offline."),
+  max_backoff_ms: posInt()
+    .default(300_000)
+    .describe("A device that keeps failing is polled less often, up to this interval, so recovery is seen within it."),
+  max_concurrency: posInt().default(32).describe("Polls running at once, across all devices."),
+});
+
+/** Per-device overrides of the polling defaults. */
+export const pollOverridesSchema = z.strictObject({
+  interval_ms: posInt().optional(),
+  timeout_ms: posInt().optional(),
+  jitter_ratio: z.number().min(0).max(0.5).optional(),
+  offline_after_failures: posInt().optional(),
+  max_backoff_ms: posInt().optional(),
+});
+
+export const CATEGORIES = ["safety-critical", "operational"] as const;
+
+export const locationSchema = z.strictObject({
+  building: nonEmpty.optional(),
+  floor: nonEmpty.optional(),
+  room: nonEmpty.optional(),
+});
+
+/** Fields every device has, whatever its kind. */
+export const deviceBaseShape = {
+  id: topicSafeId.describe("Unique on the campus; appears in topics."),
+  name: nonEmpty.optional().describe("Human name, e.g. 'Main entrance intercom'."),
+  location: locationSchema.default({}),
+  owner: nonEmpty.optional().describe("Team or person responsible for the device."),
+  category: z.enum(CATEGORIES, { error: `expected one of ${CATEGORIES.join(", ")}` }),
+  poll: pollOverridesSchema.default({}),
+};
+
+export const brokerSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, { error: "expected an mqtt://, mqtts://, ws:// or wss:// URL" })
+      .optional()
+      .describe("Central broker. Omit to run the embedded broker (demo, or a gateway that is its own broker)."),
+    client_id: nonEmpty.optional().describe("Defaults to campus-agent-<campus>-<gateway>."),
+    protocol: z.enum(["mqtt5", "mqtt3.1.1"]).default("mqtt5").describe("mqtt5 reports ACL denials as reason codes."),
+    username: nonEmpty.optional(),
+    password_file: nonEmpty.optional().describe("File whose content (trailing newline trimmed) is the password."),
+    password_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "expected an environment variable name" })
+      .optional()
+      .describe("Environment variable holding the password."),
+    password: z.unknown().optional().describe("Not accepted: use password_file or password_env."),
+    tls: z
+      .strictObject({
+        ca_file: nonEmpty.optional().describe("CA bundle that signed the broker's certificate; system CAs when omitted."),
+        cert_file: nonEmpty.optional().describe("Client certificate (mutual TLS)."),
+        key_file: nonEmpty.optional().describe("Client private key (mutual TLS)."),
+        server_name: nonEmpty.optional().describe("Name to verify in the broker's certificate, when it differs from the URL host."),
+        verify: z.enum(["full", "insecure-skip-verify"]).default("full"),
+      })
+      .optional(),
+    keepalive_s: posInt().default(30),
+    connect_timeout_ms: posInt().default(10_000),
+    publish_timeout_ms: posInt().default(10_000).describe("A publish not acknowledged by then is retried on a new connection."),
+    max_in_flight: posInt().max(1000).default(64).describe("QoS 1 messages awaiting PUBACK at once."),
+    reconnect_min_ms: posInt().default(1_000),
+    reconnect_max_ms: posInt().default(30_000),
+    embedded: z
+      .strictObject({
+        host: nonEmpty.default("127.0.0.1").describe("Listen address; loopback unless you mean to expose it."),
+        port: z.int().min(0).max(65535).default(1883).describe("0 picks a free port."),
+      })
+      .default({ host: "127.0.0.1", port: 1883 }),
+  })
+  .superRefine((b, ctx) => {
+    if (b.password !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["password"],
+        message: "inline passwords are not accepted: put it in a file (password_file) or an environment variable (password_env)",
+      });
+    }
+    if (b.password_file !== undefined && b.password_env !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["password_env"], message: "set password_file or password_env, not both" });
+    }
+    if ((b.password_file !== undefined || b.password_env !== undefined) && b.username === undefined) {
+      ctx.addIssue({ code: "custom", path: ["username"], message: "a password needs a username" });
+    }
+    if (b.tls && (b.tls.cert_file === undefined) !== (b.tls.key_file === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["tls"], message: "cert_file and key_file go together" });
+    }
+    if (b.reconnect_max_ms < b.reconnect_min_ms) {
+      ctx.addIssue({ code: "custom", path: ["reconnect_max_ms"], message: "must be at least reconnect_min_ms" });
+    }
+  });
+
+export const outboxSchema = z.strictObject({
+  path: nonEmpty.default("outbox.db").describe("SQLite file; relative paths are resolved against the config file's folder."),
+  max_size_mb: z
+    .number()
+    .positive()
+    .default(256)
+    .describe("Past this, the oldest telemetry is dropped (and counted); events and alarms never are."),
+  flush_interval_ms: posInt().default(200).describe("Telemetry is committed in batches at least this often; events and alarms at once."),
+  batch_size: posInt().default(500).describe("Telemetry is committed when this many messages are buffered."),
+});
+
+const cronExpr = z.string().refine((s) => validateCron(s), { error: "expected a cron expression (5 or 6 fields)" });
+
+export function buildConfigSchema(drivers: readonly DriverFactory[]) {
+  if (drivers.length === 0) throw new Error("no drivers registered");
+  const variants = drivers.map((d) =>
+    z.strictObject({
+      ...deviceBaseShape,
+      kind: z.literal(d.kind).describe(d.description),
+      options: d.optionsSchema,
+    }),
+  );
+  const kinds = drivers.map((d) => d.kind);
+  const device = z.discriminatedUnion("kind", variants as unknown as [(typeof variants)[0], ...(typeof variants)[number][]], {
+    error: (iss) =>
+      iss.code === "invalid_union"
+        ? `unknown device kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}; known kinds: ${kinds.join(", ")}`
+        : undefined,
+  });
+
+  return z
+    .strictObject({
+      campus: z.strictObject({ id: topicSafeId, name: nonEmpty.optional() }),
+      gateway: z.strictObject({ id: topicSafeId, name: nonEmpty.optional() }),
+      broker: brokerSchema.default(brokerSchema.parse({})),
+      outbox: outboxSchema.default(outboxSchema.parse({})),
+      polling: pollDefaultsSchema.default(pollDefaultsSchema.parse({})),
+      heartbeat: z.strictObject({ interval_s: posInt().default(30) }).default({ interval_s: 30 }),
+      inventory: z
+        .strictObject({
+          cron: cronExpr.default("0 15 */6 * * *").describe("When drivers re-read device identity (node-cron, seconds field allowed)."),
+        })
+        .default({ cron: "0 15 */6 * * *" }),
+      log: z
+        .strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") })
+        .default({ level: "info" }),
+      devices: z.array(device).default([]),
+    })
+    .superRefine((cfg, ctx) => {
+      const seen = new Map<string, number>();
+      cfg.devices.forEach((d, i) => {
+        const first = seen.get(d.id);
+        if (first !== undefined) {
+          ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate id "${d.id}" (also devices[${first}].id)` });
+        } else seen.set(d.id, i);
+        const interval = d.poll.interval_ms ?? cfg.polling.interval_ms;
+        const timeout = d.poll.timeout_ms ?? cfg.polling.timeout_ms;
+        if (timeout >= interval) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["devices", i, "poll", d.poll.timeout_ms !== undefined ? "timeout_ms" : "interval_ms"],
+            message: `timeout (${timeout} ms) must be shorter than the poll interval (${interval} ms)`,
+          });
+        }
+      });
+    });
+}
+
+export type ConfigSchema = ReturnType<typeof buildConfigSchema>;
+export type Config = z.output<ConfigSchema>;
+export type DeviceConfig = Config["devices"][number];
+export type BrokerConfig = z.output<typeof brokerSchema>;
+export type OutboxConfig = z.output<typeof outboxSchema>;
+export type PollDefaults = z.output<typeof pollDefaultsSchema>;
+
+/** A device's effective polling parameters: its overrides over the defaults. */
+export interface EffectivePoll {
+  interval_ms: number;
+  timeout_ms: number;
+  jitter_ratio: number;
+  offline_after_failures: number;
+  max_backoff_ms: number;
+}
+
+export function effectivePoll(device: Pick<DeviceConfig, "poll">, defaults: PollDefaults): EffectivePoll {
+  return {
+    interval_ms: device.poll.interval_ms ?? defaults.interval_ms,
+    timeout_ms: device.poll.timeout_ms ?? defaults.timeout_ms,
+    jitter_ratio: device.poll.jitter_ratio ?? defaults.jitter_ratio,
+    offline_after_failures: device.poll.offline_after_failures ?? defaults.offline_after_failures,
+    max_backoff_ms: device.poll.max_backoff_ms ?? defaults.max_backoff_ms,
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The driver contract: the only thing the agent core knows about a device kind.
+ *
+ * A driver declares its kind and an options schema (zod: the schema is the
+ * validation, done without I/O when the config loads), polls one device under
+ * an AbortSignal and returns a typed Reading, or throws a DriverError with a
+ * reason code. Drivers get their logger and clock injected; they never import
+ * the publisher or the outbox.
+ */
+import type { Logger } from "pino";
+import type { z } from "zod";
+import type { Clock } from "../agent/clock.js";
+
+/**
+ * Reason codes that explain a device's status. Open-ended (drivers may add
+ * their own, lower_snake_case), but these are the ones the core and the docs
+ * know. "ok" is the reason of a healthy online device.
+ */
+export const KNOWN_REASONS = [
+  "ok",
+  "timeout",
+  "refused",
+  "unreachable",
+  "dns",
+  "tls",
+  "http_status",
+  "slow",
+  "auth",
+  "protocol",
+  "clock_skew",
+  "config",
+  "busy",
+  "internal",
+] as const;
+export type KnownReason = (typeof KNOWN_REASONS)[number];
+export type ReasonCode = KnownReason | (string & {});
+
+/** A device error with a reason code, and whether retrying soon can help. */
+export class DriverError extends Error {
+  override readonly name = "DriverError";
+  readonly code: ReasonCode;
+  readonly retryable: boolean;
+  constructor(code: ReasonCode, message: string, options?: { retryable?: boolean; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options?.retryable ?? true;
+  }
+}
+
+/** A telemetry value. Units live in the metric name: `response_time_ms`, `battery_v`. */
+export type MetricValue = number | string | boolean | null;
+
+/** What a device is, for the asset register. Every field optional: drivers report what they learn. */
+export interface Identity {
+  manufacturer?: string;
+  model?: string;
+  serial?: string;
+  firmware?: string;
+  hardware_id?: string;
+  mac?: string;
+}
+
+/** The result of a successful poll: the device answered. */
+export interface Reading {
+  /** "degraded": answered, but not as it should (slow, wrong HTTP status, clock off…). */
+  health: "ok" | "degraded";
+  /** Required when health is "degraded". */
+  reason?: ReasonCode;
+  reasonText?: string;
+  /** Wall time the device took to answer the poll, in milliseconds. */
+  responseTimeMs: number;
+  /** Telemetry values, units in names. */
+  metrics: Record<string, MetricValue>;
+  /** Identity learned during this poll, if any. */
+  identity?: Identity;
+}
+
+/** A device as a driver sees it: its id, deadline and its own validated options. */
+export interface DeviceRef<O> {
+  id: string;
+  name?: string;
+  /** Deadline of one poll; the signal aborts when it is reached. */
+  timeoutMs: number;
+  options: O;
+}
+
+export interface PollContext {
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface DriverDeps {
+  log: Logger;
+  clock: Clock;
+}
+
+/** Something found by discovery, not necessarily configured. */
+export interface Discovered {
+  kind: string;
+  address: string;
+  identity?: Identity;
+  details?: Record<string, MetricValue>;
+}
+
+/** A running driver instance; may keep per-device state (connections, sessions). */
+export interface Driver<O> {
+  /** Poll one device. Resolve with a Reading, or throw a DriverError. Must honour ctx.signal. */
+  poll(device: DeviceRef<O>, ctx: PollContext): Promise<Reading>;
+  /** Read the device's identity; scheduled on the slower inventory cron. */
+  identify?(device: DeviceRef<O>, ctx: PollContext): Promise<Identity>;
+  /** Look for devices of this kind on the network. Never connects to what it finds unless asked. */
+  discover?(ctx: PollContext, params: Record<string, unknown>): Promise<Discovered[]>;
+  /** Drop what is kept for a device (it was removed or its options changed). */
+  forget?(deviceId: string): void;
+  /** Release every resource; called on shutdown. */
+  close?(): Promise<void>;
+}
+
+/** A device kind: its options schema and how to create a driver instance. Registered in drivers/registry.ts. */
+export interface DriverFactory<S extends z.ZodType = z.ZodType> {
+  kind: string;
+  description: string;
+  optionsSchema: S;
+  create(deps: DriverDeps): Driver<z.output<S>>;
+}
+
+/** Helper so a factory's option type flows from its schema. */
+export function defineDriver<S extends z.ZodType>(factory: DriverFactory<S>): DriverFactory<S> {
+  return factory;
+}
+
+/**
+ * Reject when the signal aborts, whatever the wrapped promise does. Drivers
+ * whose libraries ignore abort (see PRODUCT.md: onvif can hang forever) wrap
+ * their calls with this so a deadline is always a deadline.
+ */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(abortError(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function abortError(signal: AbortSignal): DriverError {
+  return new DriverError("timeout", "deadline reached before the device answered", { cause: signal.reason });
+}
