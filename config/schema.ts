@@ -10,6 +10,10 @@ import { validate as validateCron } from "node-cron";
 import { z } from "zod";
 import type { DriverFactory } from "../drivers/contract.js";
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 /**
  * Ids appear in MQTT topics, so they must be topic-safe: no `+`, `#`, `/`,
  * spaces or a leading `$` ([MQTT-4.7.1] wildcards, [MQTT-4.7.2] `$` topics).
@@ -99,27 +103,33 @@ export const brokerSchema = z
       })
       .default({ host: "127.0.0.1", port: 1883 }),
   })
-  .superRefine((b, ctx) => {
-    if (b.password !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["password"],
-        message: "inline passwords are not accepted: put it in a file (password_file) or an environment variable (password_env)",
-      });
-    }
-    if (b.password_file !== undefined && b.password_env !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["password_env"], message: "set password_file or password_env, not both" });
-    }
-    if ((b.password_file !== undefined || b.password_env !== undefined) && b.username === undefined) {
-      ctx.addIssue({ code: "custom", path: ["username"], message: "a password needs a username" });
-    }
-    if (b.tls && (b.tls.cert_file === undefined) !== (b.tls.key_file === undefined)) {
-      ctx.addIssue({ code: "custom", path: ["tls"], message: "cert_file and key_file go together" });
-    }
-    if (b.reconnect_max_ms < b.reconnect_min_ms) {
-      ctx.addIssue({ code: "custom", path: ["reconnect_max_ms"], message: "must be at least reconnect_min_ms" });
-    }
-  });
+  // `when`: run even when a field above failed, so a config with an inline
+  // password and a bad URL gets both problems in one go. The callback then sees
+  // raw values, hence the typeof guards.
+  .superRefine(
+    (b, ctx) => {
+      if (b.password !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["password"],
+          message: "inline passwords are not accepted: put it in a file (password_file) or an environment variable (password_env)",
+        });
+      }
+      if (b.password_file !== undefined && b.password_env !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["password_env"], message: "set password_file or password_env, not both" });
+      }
+      if ((b.password_file !== undefined || b.password_env !== undefined) && b.username === undefined) {
+        ctx.addIssue({ code: "custom", path: ["username"], message: "a password needs a username" });
+      }
+      if (isObject(b.tls) && (b.tls.cert_file === undefined) !== (b.tls.key_file === undefined)) {
+        ctx.addIssue({ code: "custom", path: ["tls"], message: "cert_file and key_file go together" });
+      }
+      if (typeof b.reconnect_max_ms === "number" && typeof b.reconnect_min_ms === "number" && b.reconnect_max_ms < b.reconnect_min_ms) {
+        ctx.addIssue({ code: "custom", path: ["reconnect_max_ms"], message: "must be at least reconnect_min_ms" });
+      }
+    },
+    { when: (payload) => isObject(payload.value) },
+  );
 
 export const outboxSchema = z.strictObject({
   path: nonEmpty.default("outbox.db").describe("SQLite file; relative paths are resolved against the config file's folder."),
@@ -145,12 +155,20 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
   );
   const kinds = drivers.map((d) => d.kind);
   const device = z.discriminatedUnion("kind", variants as unknown as [(typeof variants)[0], ...(typeof variants)[number][]], {
-    error: (iss) =>
-      iss.code === "invalid_union"
-        ? `unknown device kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}; known kinds: ${kinds.join(", ")}`
-        : undefined,
+    error: (iss) => {
+      if (iss.code !== "invalid_union") return undefined;
+      const kind = (iss.input as { kind?: unknown } | undefined)?.kind;
+      // The issue's path ends in "kind": a missing kind reads "devices[2].kind: required; …".
+      return kind === undefined
+        ? `required; known kinds: ${kinds.join(", ")}`
+        : `unknown device kind ${JSON.stringify(kind)}; known kinds: ${kinds.join(", ")}`;
+    },
   });
 
+  // The superRefine's `when`: run even when some field failed, so duplicate ids
+  // are listed with the other problems instead of after they are fixed. The
+  // callback then may see raw values (a device that is a string, an interval
+  // that is "fast"): each check only looks at values of the right type.
   return z
     .strictObject({
       campus: z.strictObject({ id: topicSafeId, name: nonEmpty.optional() }),
@@ -169,24 +187,44 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
         .default({ level: "info" }),
       devices: z.array(device).default([]),
     })
-    .superRefine((cfg, ctx) => {
-      const seen = new Map<string, number>();
-      cfg.devices.forEach((d, i) => {
-        const first = seen.get(d.id);
-        if (first !== undefined) {
-          ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate id "${d.id}" (also devices[${first}].id)` });
-        } else seen.set(d.id, i);
-        const interval = d.poll.interval_ms ?? cfg.polling.interval_ms;
-        const timeout = d.poll.timeout_ms ?? cfg.polling.timeout_ms;
-        if (timeout >= interval) {
+    .superRefine(
+      (cfg, ctx) => {
+        const polling: Partial<Record<string, unknown>> = isObject(cfg.polling) ? cfg.polling : {};
+        const defInterval = typeof polling.interval_ms === "number" ? polling.interval_ms : undefined;
+        const defTimeout = typeof polling.timeout_ms === "number" ? polling.timeout_ms : undefined;
+        // Reported once here rather than on every device that inherits both values.
+        if (defInterval !== undefined && defTimeout !== undefined && defTimeout >= defInterval) {
           ctx.addIssue({
             code: "custom",
-            path: ["devices", i, "poll", d.poll.timeout_ms !== undefined ? "timeout_ms" : "interval_ms"],
-            message: `timeout (${timeout} ms) must be shorter than the poll interval (${interval} ms)`,
+            path: ["polling", "timeout_ms"],
+            message: `timeout (${defTimeout} ms) must be shorter than the poll interval (${defInterval} ms)`,
           });
         }
-      });
-    });
+        const seen = new Map<string, number>();
+        const devices: unknown[] = Array.isArray(cfg.devices) ? cfg.devices : [];
+        devices.forEach((d, i) => {
+          if (!isObject(d)) return;
+          if (typeof d.id === "string") {
+            const first = seen.get(d.id);
+            if (first !== undefined) {
+              ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate id "${d.id}" (also devices[${first}].id)` });
+            } else seen.set(d.id, i);
+          }
+          const poll = isObject(d.poll) ? d.poll : {};
+          if (poll.interval_ms === undefined && poll.timeout_ms === undefined) return;
+          const interval = poll.interval_ms ?? defInterval;
+          const timeout = poll.timeout_ms ?? defTimeout;
+          if (typeof interval === "number" && typeof timeout === "number" && timeout >= interval) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["devices", i, "poll", poll.timeout_ms !== undefined ? "timeout_ms" : "interval_ms"],
+              message: `timeout (${timeout} ms) must be shorter than the poll interval (${interval} ms)`,
+            });
+          }
+        });
+      },
+      { when: (payload) => isObject(payload.value) },
+    );
 }
 
 export type ConfigSchema = ReturnType<typeof buildConfigSchema>;
