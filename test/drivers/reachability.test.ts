@@ -1,0 +1,278 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { systemClock } from "../../agent/clock.js";
+import type { DriverError, Reading } from "../../drivers/contract.js";
+import { type ReachabilityOptionsInput, reachabilityDriver, reachabilityOptionsSchema } from "../../drivers/reachability/index.js";
+import { type NetDevice, type NetDeviceOptions, startNetDevice } from "../../scripts/sim/netdevice.js";
+
+const log = pino({ level: "silent" });
+const driver = reachabilityDriver.create({ log, clock: systemClock });
+
+function poll(input: ReachabilityOptionsInput, timeoutMs = 2000): Promise<Reading> {
+  const options = reachabilityOptionsSchema.parse(input);
+  return driver.poll({ id: "dev-1", timeoutMs, options }, { signal: AbortSignal.timeout(timeoutMs), log });
+}
+
+async function pollError(input: ReachabilityOptionsInput, timeoutMs = 2000): Promise<DriverError> {
+  const err = await poll(input, timeoutMs).then(
+    (r) => {
+      throw new Error(`expected a DriverError, got a reading: ${JSON.stringify(r)}`);
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toMatchObject({ name: "DriverError" });
+  return err as DriverError;
+}
+
+const open: NetDevice[] = [];
+async function device(opts: NetDeviceOptions = {}): Promise<NetDevice> {
+  const d = await startNetDevice(opts);
+  open.push(d);
+  return d;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((d) => d.close()));
+});
+
+/** TCP/TLS handles and pending connects or lookups: what a leaking driver leaves behind. */
+function netResources(): number {
+  return process.getActiveResourcesInfo().filter((r) => /TCP|TLS|GetAddrInfo/.test(r)).length;
+}
+
+const tcp = (d: NetDevice): ReachabilityOptionsInput => ({ host: d.host, port: d.port });
+const httpCheck = (d: NetDevice, extra: object = {}): ReachabilityOptionsInput => ({
+  host: d.host,
+  port: d.port,
+  http: { url: `${d.url}health`, ...extra },
+});
+
+describe("reachability driver against a simulated device", () => {
+  it("reports a device accepting TCP connections as ok, with the connect time", async () => {
+    const d = await device();
+    const r = await poll(tcp(d));
+    expect(r).toMatchObject({ health: "ok", reason: "ok" });
+    expect(r.metrics.tcp_connect_ms).toBeTypeOf("number");
+    expect(r.responseTimeMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it("checks TCP and HTTP on the same port over a single connection", async () => {
+    const d = await device();
+    const r = await poll(httpCheck(d));
+    expect(r).toMatchObject({ health: "ok", metrics: { http_status: 200, http_body_bytes: 3, http_body_capped: false } });
+    expect(r.metrics.http_server).toBe("campus-sim-netdevice");
+    expect(d.stats()).toEqual({ connections: 1, requests: 1 });
+  });
+
+  it("uses a separate connection when the HTTP check is on another port", async () => {
+    const sip = await device();
+    const web = await device();
+    const r = await poll({ host: "127.0.0.1", port: sip.port, http: { url: `${web.url}status` } });
+    expect(r.health).toBe("ok");
+    expect(sip.stats()).toEqual({ connections: 1, requests: 0 });
+    expect(web.stats()).toEqual({ connections: 1, requests: 1 });
+  });
+
+  it("sends HEAD when asked and reads no body", async () => {
+    const d = await device();
+    const r = await poll(httpCheck(d, { method: "HEAD" }));
+    expect(r.metrics).toMatchObject({ http_status: 200, http_body_bytes: 0 });
+  });
+
+  it("fails with refused, retryable, when nothing listens on the port", async () => {
+    const d = await device({ behaviour: "refuse" });
+    const e = await pollError(tcp(d));
+    expect({ code: e.code, retryable: e.retryable }).toEqual({ code: "refused", retryable: true });
+    expect(e.message).toContain(`${d.host}:${d.port}`);
+  });
+
+  it("fails with dns, not retryable, when the name does not resolve", async () => {
+    const e = await pollError({ host: "no-such-device.invalid", port: 80 }, 5000);
+    expect(e.code).toBe("dns");
+  });
+
+  it("fails with timeout within the deadline when the device accepts but never answers", async () => {
+    const d = await device({ behaviour: "blackhole" });
+    const started = performance.now();
+    const e = await pollError(httpCheck(d), 300);
+    const elapsed = performance.now() - started;
+    expect(e.code).toBe("timeout");
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(300 + 150);
+  });
+
+  it("fails with timeout at once when the deadline has already passed", async () => {
+    const d = await device();
+    const options = reachabilityOptionsSchema.parse(tcp(d));
+    const signal = AbortSignal.abort(new Error("late"));
+    await expect(driver.poll({ id: "x", timeoutMs: 1, options }, { signal, log })).rejects.toMatchObject({ code: "timeout" });
+    expect(d.stats().connections).toBe(0);
+  });
+
+  it("fails with protocol, not retryable, when an HTTP check gets non-HTTP bytes", async () => {
+    const d = await device({ behaviour: "garbage" });
+    const e = await pollError(httpCheck(d));
+    expect({ code: e.code, retryable: e.retryable }).toEqual({ code: "protocol", retryable: false });
+  });
+
+  it("fails with protocol when the device resets the connection instead of answering", async () => {
+    const d = await device({ behaviour: "reset" });
+    const e = await pollError({ host: d.host, http: { url: d.url } });
+    expect(["protocol", "refused"]).toContain(e.code);
+  });
+
+  it("reads an unexpected HTTP status as degraded http_status: answering but unwell", async () => {
+    const d = await device({ behaviour: "unhealthy" });
+    const r = await poll(httpCheck(d));
+    expect(r).toMatchObject({ health: "degraded", reason: "http_status", metrics: { http_status: 503 } });
+    expect(r.reasonText).toContain("HTTP 503");
+    expect(r.reasonText).toContain("200-399");
+  });
+
+  it("accepts a status listed in expect_status", async () => {
+    const d = await device({ behaviour: "unhealthy" });
+    const r = await poll(httpCheck(d, { expect_status: ["2xx", 503] }));
+    expect(r.health).toBe("ok");
+  });
+
+  it("reads an answer slower than degraded_above_ms as degraded slow", async () => {
+    const d = await device({ behaviour: "slow", slowDelayMs: 150 });
+    const r = await poll({ ...httpCheck(d), degraded_above_ms: 100 });
+    expect(r).toMatchObject({ health: "degraded", reason: "slow" });
+    expect(r.responseTimeMs).toBeGreaterThan(100);
+    expect(r.metrics.http_response_ms).toBeGreaterThanOrEqual(140);
+  });
+
+  it("reports http_status over slow when a device is both", async () => {
+    const d = await device({ behaviour: "unhealthy", http: { delayMs: 150 } });
+    const r = await poll({ ...httpCheck(d), degraded_above_ms: 100 });
+    expect(r.reason).toBe("http_status");
+    expect(r.reasonText).toMatch(/above 100 ms/);
+  });
+
+  it("reads no more of a huge body than max_body_bytes", async () => {
+    const d = await device({ http: { bodyBytes: 64 * 1024 * 1024 } });
+    const r = await poll(httpCheck(d, { max_body_bytes: 4096 }));
+    expect(r.metrics).toMatchObject({ http_status: 200, http_body_bytes: 4096, http_body_capped: true });
+    // 64 MiB would take far longer than this to arrive over loopback.
+    expect(r.responseTimeMs).toBeLessThan(1000);
+  });
+});
+
+describe("reachability driver over HTTPS", () => {
+  let dir: string;
+  let key: string;
+  let cert: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "reach-tls-"));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-days",
+        "1",
+      ],
+      { stdio: "ignore" },
+    );
+    key = readFileSync(join(dir, "key.pem"), "utf8");
+    cert = readFileSync(join(dir, "cert.pem"), "utf8");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("fails with tls, not retryable, on a self-signed certificate by default", async () => {
+    const d = await device({ tls: { key, cert } });
+    const e = await pollError(httpCheck(d));
+    expect({ code: e.code, retryable: e.retryable }).toEqual({ code: "tls", retryable: false });
+    expect(e.message).toMatch(/certificate not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+    expect(d.stats().requests).toBe(0);
+  });
+
+  it("trusts the certificate given as ca_file, and reports its days left", async () => {
+    const d = await device({ tls: { key, cert } });
+    const r = await poll(httpCheck(d, { ca_file: join(dir, "cert.pem") }));
+    expect(r).toMatchObject({ health: "ok", metrics: { http_status: 200, tls_cert_days_left: 0 } });
+    expect(r.metrics.tls_handshake_ms).toBeTypeOf("number");
+  });
+
+  it("accepts any certificate with insecure-skip-verify", async () => {
+    const d = await device({ tls: { key, cert } });
+    const r = await poll({ host: d.host, http: { url: d.url, tls_verify: "insecure-skip-verify" } });
+    expect(r.health).toBe("ok");
+  });
+
+  it("fails with config, not retryable, when ca_file cannot be read", async () => {
+    const d = await device({ tls: { key, cert } });
+    const e = await pollError(httpCheck(d, { ca_file: join(dir, "missing.pem") }));
+    expect({ code: e.code, retryable: e.retryable }).toEqual({ code: "config", retryable: false });
+  });
+
+  it("fails with tls when the port speaks plain HTTP to an https:// URL", async () => {
+    const d = await device({ behaviour: "garbage" });
+    const e = await pollError({ host: d.host, http: { url: d.url.replace("http:", "https:") } });
+    expect(e.code).toBe("tls");
+  });
+});
+
+describe("reachability driver resources", () => {
+  it("leaves no socket behind after 300 polls of flapping, silent, garbage and resetting devices", async () => {
+    const flapping = await device({
+      behaviour: {
+        cycle: [
+          { behaviour: "normal", forMs: 15 },
+          { behaviour: "refuse", forMs: 15 },
+        ],
+      },
+    });
+    const targets = [
+      flapping,
+      await device({ behaviour: "blackhole" }),
+      await device({ behaviour: "garbage" }),
+      await device({ behaviour: "reset" }),
+      await device({ behaviour: "slow", slowDelayMs: 60 }),
+    ];
+    // Earlier tests' connections may still be closing; start from none.
+    await vi.waitFor(() => expect(process.getActiveResourcesInfo()).not.toContain("TCPSocketWrap"), { timeout: 5000 });
+    await flapping.setBehaviour("normal");
+    const baseline = netResources();
+    expect(baseline).toBe(targets.length); // the listening sockets, nothing else
+    await flapping.setBehaviour({
+      cycle: [
+        { behaviour: "normal", forMs: 15 },
+        { behaviour: "refuse", forMs: 15 },
+      ],
+    });
+
+    const outcomes = new Map<string, number>();
+    for (let batch = 0; batch < 12; batch++) {
+      const polls = Array.from({ length: 25 }, (_, i) => {
+        const d = targets[(batch * 25 + i) % targets.length] as NetDevice;
+        return poll(httpCheck(d), 40).then(
+          (r) => r.reason ?? "ok",
+          (e: DriverError) => e.code,
+        );
+      });
+      for (const code of await Promise.all(polls)) outcomes.set(code, (outcomes.get(code) ?? 0) + 1);
+    }
+    expect([...outcomes.values()].reduce((a, b) => a + b, 0)).toBe(300);
+    expect(outcomes.get("timeout")).toBeGreaterThan(0);
+    expect(outcomes.get("protocol")).toBeGreaterThan(0);
+
+    await flapping.setBehaviour("normal");
+    await vi.waitFor(() => expect(netResources()).toBe(baseline), { timeout: 5000, interval: 50 });
+  });
+});
