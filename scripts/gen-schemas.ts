@@ -4,12 +4,13 @@
  *
  *   npm run build && node dist/scripts/gen-schemas.js [--check]
  *
- * To generate another file (e.g. MQTT payload schemas), add an entry to
- * `targets()`; the write/check loop is shared.
+ * Targets: the config schema for editors, and the MQTT payload schemas of
+ * docs/schemas/ for consumers.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { payloadJsonSchemas } from "../agent/mqtt/json-schema.js";
 import { configJsonSchema } from "../config/json-schema.js";
 import { DRIVERS } from "../drivers/registry.js";
 
@@ -20,7 +21,7 @@ export interface GeneratedFile {
 }
 
 function targets(): GeneratedFile[] {
-  return [{ path: "config/config.schema.json", content: configJsonSchema(DRIVERS) }];
+  return [{ path: "config/config.schema.json", content: configJsonSchema(DRIVERS) }, ...payloadJsonSchemas()];
 }
 
 export function renderJson(value: unknown): string {

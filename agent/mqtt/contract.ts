@@ -1,0 +1,190 @@
+/**
+ * The MQTT contract: topics and payloads the agent publishes. Central
+ * consumers depend on it; it is a public API. These zod schemas are the
+ * source of docs/schemas/*.json (scripts/gen-schemas.ts) and docs/mqtt.md
+ * describes them. A payload's `schema` field names its schema and version:
+ * a breaking change gets a new version, published alongside the old one for
+ * a transition period, never silently.
+ *
+ * Topics (every one under campus/<campus>/ so a broker ACL can confine a gateway):
+ *   campus/<c>/gateway/<g>/status      retained, QoS 1, live (birth, Last Will, shutdown)
+ *   campus/<c>/gateway/<g>/heartbeat   QoS 1, live, every heartbeat.interval_s
+ *   campus/<c>/gateway/<g>/event       QoS 1, buffered (outbox, class event)
+ *   campus/<c>/device/<d>/status       retained, QoS 1, buffered (class event), on every change
+ *   campus/<c>/device/<d>/event        QoS 1, buffered (class event)
+ *   campus/<c>/device/<d>/telemetry    QoS 1, buffered (class telemetry), every poll
+ */
+import { z } from "zod";
+
+export const CONTRACT_VERSION = 1;
+
+const iso = z.iso.datetime({ offset: false }).describe("UTC time, ISO 8601 with milliseconds");
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+const reason = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/)
+  .describe("Reason code, lower_snake_case (see docs/mqtt.md)");
+const state = z.enum(["online", "degraded", "offline"]);
+const seq = z
+  .int()
+  .positive()
+  .describe(
+    "Per-device (or per-gateway) sequence number: increases by one per buffered message, survives restarts. De-duplicate on (campus, device, seq).",
+  );
+const location = z.object({ building: z.string().optional(), floor: z.string().optional(), room: z.string().optional() });
+const category = z.enum(["safety-critical", "operational"]);
+const metricValue = z.union([z.number(), z.string(), z.boolean(), z.null()]);
+const byClass = z.object({ alarm: z.int().nonnegative(), event: z.int().nonnegative(), telemetry: z.int().nonnegative() });
+
+const envelope = (name: string) => ({
+  schema: z.literal(`campus-edge/${name}/v${CONTRACT_VERSION}`),
+  campus: id,
+  gateway: id,
+  ts: iso.describe("When the gateway produced the message (not when it was published)"),
+});
+
+export const gatewayStatusSchema = z.object({
+  ...envelope("gateway-status"),
+  state: z.enum(["online", "offline"]),
+  reason: z
+    .enum(["connected", "connection_lost", "shutdown"])
+    .describe("connected: birth message; connection_lost: the broker's Last Will (gateway or uplink down); shutdown: clean stop"),
+  agent_version: z.string(),
+  started_at: iso.describe("When the agent process started: a recent value after an outage means the gateway restarted"),
+});
+
+export const heartbeatSchema = z.object({
+  ...envelope("gateway-heartbeat"),
+  uptime_s: z.number().nonnegative(),
+  interval_s: z.int().positive().describe("Expect the next heartbeat within this; missing two means the gateway or its uplink is down"),
+  connected_since: iso,
+  outbox: z.object({
+    depth: byClass.describe("Messages waiting to be published"),
+    bytes: z.int().nonnegative(),
+    oldest_age_s: z.number().nonnegative().nullable().describe("Age of the oldest waiting message; null when empty"),
+    dropped: byClass.describe("Messages dropped by the outbox size cap since the outbox was created; only telemetry is ever dropped"),
+  }),
+  devices: z.object({
+    total: z.int().nonnegative(),
+    online: z.int().nonnegative(),
+    degraded: z.int().nonnegative(),
+    offline: z.int().nonnegative(),
+    unknown: z.int().nonnegative().describe("Configured, not polled yet"),
+  }),
+  process: z.object({ rss_mb: z.number().nonnegative(), heap_used_mb: z.number().nonnegative() }),
+});
+
+export const GATEWAY_EVENT_TYPES = [
+  "started",
+  "config_reloaded",
+  "config_rejected",
+  "device_added",
+  "device_removed",
+  "device_changed",
+  "uplink_restored",
+] as const;
+
+export const gatewayEventSchema = z.object({
+  ...envelope("gateway-event"),
+  seq,
+  type: z.enum(GATEWAY_EVENT_TYPES),
+  message: z.string().describe("Plain-language summary for a dashboard or log"),
+  details: z.record(z.string(), z.unknown()),
+});
+
+const deviceFields = {
+  device: id,
+  kind: z.string(),
+  name: z.string().optional(),
+  category,
+  location,
+};
+
+export const deviceStatusSchema = z.object({
+  ...envelope("device-status"),
+  ...deviceFields,
+  seq,
+  state,
+  reason,
+  reason_text: z.string(),
+  since: iso.describe("When the device entered this state"),
+  consecutive_failures: z.int().nonnegative(),
+  last_seen: iso.nullable().describe("Last successful poll; null if never"),
+  response_time_ms: z.number().nonnegative().nullable(),
+});
+
+export const deviceEventSchema = z.object({
+  ...envelope("device-event"),
+  ...deviceFields,
+  seq,
+  type: z.literal("status_changed"),
+  from: z.object({ state, reason }).nullable().describe("null the first time the gateway sees the device"),
+  to: z.object({ state, reason, reason_text: z.string() }),
+});
+
+export const deviceTelemetrySchema = z.object({
+  ...envelope("device-telemetry"),
+  device: id,
+  kind: z.string(),
+  seq,
+  state: state.describe("The device's state after this poll"),
+  reason,
+  response_time_ms: z.number().nonnegative().nullable().describe("null when the poll failed"),
+  metrics: z.record(z.string(), metricValue).describe("Driver-specific values; units are in the names (e.g. tcp_connect_ms)"),
+});
+
+export type GatewayStatusPayload = z.infer<typeof gatewayStatusSchema>;
+export type HeartbeatPayload = z.infer<typeof heartbeatSchema>;
+export type GatewayEventPayload = z.infer<typeof gatewayEventSchema>;
+export type DeviceStatusPayload = z.infer<typeof deviceStatusSchema>;
+export type DeviceEventPayload = z.infer<typeof deviceEventSchema>;
+export type DeviceTelemetryPayload = z.infer<typeof deviceTelemetrySchema>;
+
+/** Every payload schema, by the name used for docs/schemas/<name>.v<N>.json. */
+export const PAYLOAD_SCHEMAS = {
+  "gateway-status": gatewayStatusSchema,
+  "gateway-heartbeat": heartbeatSchema,
+  "gateway-event": gatewayEventSchema,
+  "device-status": deviceStatusSchema,
+  "device-event": deviceEventSchema,
+  "device-telemetry": deviceTelemetrySchema,
+} as const;
+
+/** Topic names, in one place. */
+export class Topics {
+  readonly root: string;
+  readonly gatewayBase: string;
+  constructor(
+    readonly campus: string,
+    readonly gateway: string,
+  ) {
+    this.root = `campus/${campus}`;
+    this.gatewayBase = `${this.root}/gateway/${gateway}`;
+  }
+  gatewayStatus(): string {
+    return `${this.gatewayBase}/status`;
+  }
+  heartbeat(): string {
+    return `${this.gatewayBase}/heartbeat`;
+  }
+  gatewayEvent(): string {
+    return `${this.gatewayBase}/event`;
+  }
+  deviceStatus(device: string): string {
+    return `${this.root}/device/${device}/status`;
+  }
+  deviceEvent(device: string): string {
+    return `${this.root}/device/${device}/event`;
+  }
+  deviceTelemetry(device: string): string {
+    return `${this.root}/device/${device}/telemetry`;
+  }
+  /** Everything this gateway may publish: what a broker ACL must allow. */
+  all(): string {
+    return `${this.root}/#`;
+  }
+}
+
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
