@@ -1,0 +1,298 @@
+/**
+ * Wires the agent together and runs its start-up, reload and shut-down; the
+ * work itself lives in the modules it wires (scheduler, outbox, publisher,
+ * status model, devices).
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "pino";
+import type { LoadedConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import type { DriverFactory } from "../drivers/contract.js";
+import { type Clock, systemClock } from "./clock.js";
+import { DeviceManager } from "./devices.js";
+import { Messages } from "./messages.js";
+import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
+import { type GatewayStatusPayload, type HeartbeatPayload, isoTime, Topics } from "./mqtt/contract.js";
+import { Publisher, type PublisherOptions, type PublisherState } from "./mqtt/publisher.js";
+import { SqliteOutbox } from "./outbox/sqlite.js";
+import type { Outbox, OutboxStats } from "./outbox/types.js";
+import { Scheduler } from "./scheduler.js";
+import { StatusModel } from "./status.js";
+
+export interface AgentDeps {
+  loaded: LoadedConfig;
+  drivers: readonly DriverFactory[];
+  log: Logger;
+  version: string;
+  clock?: Clock;
+}
+
+export interface AgentSnapshot {
+  brokerUrl: string;
+  publisher: PublisherState;
+  outbox: OutboxStats;
+  devices: ReturnType<DeviceManager["counts"]>;
+}
+
+export class Agent {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private loaded: LoadedConfig;
+  private readonly startedAt: number;
+  private outbox: Outbox | null = null;
+  private broker: EmbeddedBroker | null = null;
+  private publisher: Publisher | null = null;
+  private scheduler: Scheduler | null = null;
+  private devices: DeviceManager | null = null;
+  private messages: Messages | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private brokerUrl = "";
+  private readonly topics: Topics;
+
+  constructor(private readonly deps: AgentDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.log;
+    this.loaded = deps.loaded;
+    this.startedAt = this.clock.now();
+    this.topics = new Topics(deps.loaded.config.campus.id, deps.loaded.config.gateway.id);
+  }
+
+  get config(): Config {
+    return this.loaded.config;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.config;
+    mkdirSync(dirname(cfg.outbox.path), { recursive: true });
+    const outbox = SqliteOutbox.open({
+      path: cfg.outbox.path,
+      maxSizeBytes: Math.round(cfg.outbox.max_size_mb * 1024 * 1024),
+      flushIntervalMs: cfg.outbox.flush_interval_ms,
+      batchSize: cfg.outbox.batch_size,
+      clock: this.clock,
+      log: this.log.child({ module: "outbox" }),
+    });
+    this.outbox = outbox;
+    try {
+      if (cfg.broker.url === undefined) {
+        this.broker = await startEmbeddedBroker({ ...cfg.broker.embedded, log: this.log.child({ module: "broker" }) });
+      }
+      this.brokerUrl = cfg.broker.url ?? this.broker?.url ?? "";
+      this.messages = new Messages({ outbox, topics: this.topics, clock: this.clock });
+      this.messages.gatewayEvent("started", `agent ${this.deps.version} started with ${cfg.devices.length} devices`, {
+        agent_version: this.deps.version,
+        devices: cfg.devices.length,
+        config_file: this.loaded.file,
+      });
+      this.publisher = this.createPublisher(outbox);
+      this.publisher.start();
+      this.scheduler = new Scheduler({
+        clock: this.clock,
+        log: this.log.child({ module: "scheduler" }),
+        maxConcurrency: cfg.polling.max_concurrency,
+      });
+      this.devices = new DeviceManager({
+        drivers: this.deps.drivers,
+        scheduler: this.scheduler,
+        status: new StatusModel({ clock: this.clock }),
+        messages: this.messages,
+        log: this.log,
+        clock: this.clock,
+      });
+      this.devices.apply(cfg);
+      this.scheduler.start();
+      this.startHeartbeat();
+      this.log.info(
+        { campus: cfg.campus.id, gateway: cfg.gateway.id, devices: cfg.devices.length, broker: this.brokerUrl },
+        "agent started",
+      );
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /**
+   * Apply a new config without a restart and without losing buffered data:
+   * devices are added, removed or re-scheduled; a changed broker section gets a
+   * new connection. The outbox file and the campus/gateway ids need a restart.
+   */
+  async reload(next: LoadedConfig): Promise<void> {
+    const prevLoaded = this.loaded;
+    const prev = prevLoaded.config;
+    const cfg = next.config;
+    const needsRestart: string[] = [];
+    if (cfg.campus.id !== prev.campus.id) needsRestart.push("campus.id");
+    if (cfg.gateway.id !== prev.gateway.id) needsRestart.push("gateway.id");
+    if (cfg.outbox.path !== prev.outbox.path) needsRestart.push("outbox.path");
+    if (
+      JSON.stringify(cfg.broker.embedded) !== JSON.stringify(prev.broker.embedded) ||
+      (cfg.broker.url === undefined) !== (prev.broker.url === undefined)
+    ) {
+      needsRestart.push("broker.url / broker.embedded");
+    }
+    if (needsRestart.length > 0) {
+      const message = `config not reloaded: ${needsRestart.join(", ")} changed, which needs a restart`;
+      this.log.error({ fields: needsRestart }, message);
+      this.messages?.gatewayEvent("config_rejected", message, { problems: needsRestart.map((p) => `${p}: changed; needs a restart`) });
+      return;
+    }
+    this.loaded = next;
+    const result = this.devices?.apply(cfg) ?? { added: [], removed: [], changed: [] };
+    const brokerChanged =
+      JSON.stringify(cfg.broker) !== JSON.stringify(prev.broker) || next.secrets.brokerPassword !== prevLoaded.secrets.brokerPassword;
+    if (brokerChanged && this.outbox) {
+      await this.publisher?.stop();
+      this.publisher = this.createPublisher(this.outbox);
+      this.publisher.start();
+    }
+    if (cfg.heartbeat.interval_s !== prev.heartbeat.interval_s) this.startHeartbeat();
+    for (const id of result.added) this.messages?.gatewayEvent("device_added", `device ${id} added`, { device: id });
+    for (const id of result.removed) this.messages?.gatewayEvent("device_removed", `device ${id} removed`, { device: id });
+    for (const id of result.changed) this.messages?.gatewayEvent("device_changed", `device ${id} changed`, { device: id });
+    this.messages?.gatewayEvent(
+      "config_reloaded",
+      `config reloaded: ${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed`,
+      {
+        ...result,
+        broker_reconnected: brokerChanged,
+      },
+    );
+    this.log.info({ ...result, brokerChanged }, "config reloaded");
+  }
+
+  /** Report a config reload that failed validation, keeping the running config. */
+  reloadRejected(problems: string[]): void {
+    for (const p of problems) this.log.error({ problem: p }, "config reload rejected");
+    this.messages?.gatewayEvent("config_rejected", `config reload rejected: ${problems.length} problem(s); running config kept`, {
+      problems,
+    });
+  }
+
+  snapshot(): AgentSnapshot | null {
+    if (!this.publisher || !this.outbox || !this.devices) return null;
+    return { brokerUrl: this.brokerUrl, publisher: this.publisher.state(), outbox: this.outbox.stats(), devices: this.devices.counts() };
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    await this.scheduler?.stop();
+    await this.devices?.close();
+    this.outbox?.flush();
+    await this.publisher?.stop();
+    this.outbox?.close();
+    await this.broker?.close();
+    this.scheduler = null;
+    this.publisher = null;
+    this.outbox = null;
+    this.broker = null;
+    this.log.info("agent stopped");
+  }
+
+  private createPublisher(outbox: Outbox): Publisher {
+    const cfg = this.config;
+    const b = cfg.broker;
+    const statusPayload = (state: "online" | "offline", reason: GatewayStatusPayload["reason"]): string => {
+      const p: GatewayStatusPayload = {
+        schema: "campus-edge/gateway-status/v1",
+        campus: cfg.campus.id,
+        gateway: cfg.gateway.id,
+        ts: isoTime(this.clock.now()),
+        state,
+        reason,
+        agent_version: this.deps.version,
+        started_at: isoTime(this.startedAt),
+      };
+      return JSON.stringify(p);
+    };
+    // Embedded aedes speaks MQTT 3.1.1 only (PRODUCT.md).
+    const protocol = b.url === undefined ? "mqtt3.1.1" : b.protocol;
+    const options: PublisherOptions = {
+      url: this.brokerUrl,
+      clientId: b.client_id ?? `campus-agent-${cfg.campus.id}-${cfg.gateway.id}`,
+      protocol,
+      ...(b.username !== undefined ? { username: b.username } : {}),
+      ...(this.loaded.secrets.brokerPassword !== undefined ? { password: this.loaded.secrets.brokerPassword } : {}),
+      ...(b.tls
+        ? {
+            tls: {
+              ...(b.tls.ca_file ? { ca: readFileSync(b.tls.ca_file) } : {}),
+              ...(b.tls.cert_file ? { cert: readFileSync(b.tls.cert_file) } : {}),
+              ...(b.tls.key_file ? { key: readFileSync(b.tls.key_file) } : {}),
+              ...(b.tls.server_name ? { servername: b.tls.server_name } : {}),
+              rejectUnauthorized: b.tls.verify === "full",
+            },
+          }
+        : {}),
+      keepaliveS: b.keepalive_s,
+      connectTimeoutMs: b.connect_timeout_ms,
+      publishTimeoutMs: b.publish_timeout_ms,
+      maxInFlight: b.max_in_flight,
+      reconnectMinMs: b.reconnect_min_ms,
+      reconnectMaxMs: b.reconnect_max_ms,
+      statusTopic: this.topics.gatewayStatus(),
+      birthPayload: () => statusPayload("online", "connected"),
+      willPayload: () => statusPayload("offline", "connection_lost"),
+      shutdownPayload: () => statusPayload("offline", "shutdown"),
+      echoCheckMs: protocol === "mqtt3.1.1" ? 5000 : 0,
+    };
+    const publisher = new Publisher({ outbox, log: this.log.child({ module: "publisher" }), clock: this.clock, options });
+    publisher.on("connected", () => {
+      const down = publisher.state().lastDisconnectAt;
+      if (down !== null) {
+        const depth = outbox.stats().depth;
+        this.messages?.gatewayEvent(
+          "uplink_restored",
+          `broker connection restored after ${Math.round((this.clock.now() - down) / 1000)} s`,
+          {
+            down_since: isoTime(down),
+            duration_s: Math.round((this.clock.now() - down) / 1000),
+            backlog: depth,
+          },
+        );
+      }
+      this.sendHeartbeat();
+    });
+    return publisher;
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), this.config.heartbeat.interval_s * 1000);
+  }
+
+  private sendHeartbeat(): void {
+    const publisher = this.publisher;
+    const outbox = this.outbox;
+    const devices = this.devices;
+    if (!publisher || !outbox || !devices) return;
+    const ps = publisher.state();
+    if (!ps.connected || ps.connectedSince === null) return;
+    const now = this.clock.now();
+    const st = outbox.stats();
+    const mem = process.memoryUsage();
+    const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;
+    const p: HeartbeatPayload = {
+      schema: "campus-edge/gateway-heartbeat/v1",
+      campus: this.config.campus.id,
+      gateway: this.config.gateway.id,
+      ts: isoTime(now),
+      uptime_s: Math.round((now - this.startedAt) / 1000),
+      interval_s: this.config.heartbeat.interval_s,
+      connected_since: isoTime(ps.connectedSince),
+      outbox: {
+        depth: st.depth,
+        bytes: st.bytes,
+        oldest_age_s: st.oldestCreatedAt === null ? null : Math.max(0, Math.round((now - st.oldestCreatedAt) / 1000)),
+        dropped: st.dropped,
+      },
+      devices: devices.counts(),
+      process: { rss_mb: mb(mem.rss), heap_used_mb: mb(mem.heapUsed) },
+    };
+    publisher.publishLive(this.topics.heartbeat(), JSON.stringify(p)).catch((err: unknown) => {
+      this.log.debug({ err }, "heartbeat not published");
+    });
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Turns what happened (a reading, a status change, a gateway event) into
+ * contract payloads and appends them to the outbox. The one place that knows
+ * both the MQTT contract and which outbox class each message belongs to.
+ */
+import type { Reading } from "../drivers/contract.js";
+import type { Clock } from "./clock.js";
+import {
+  type DeviceEventPayload,
+  type DeviceStatusPayload,
+  type DeviceTelemetryPayload,
+  type GatewayEventPayload,
+  isoTime,
+  type Topics,
+} from "./mqtt/contract.js";
+import type { Outbox } from "./outbox/types.js";
+import type { DeviceStatus, StatusChange } from "./status.js";
+
+/** The stream name of the gateway's own messages; `$` cannot start a device id. */
+export const GATEWAY_STREAM = "$gateway";
+
+export interface DeviceInfo {
+  id: string;
+  kind: string;
+  name?: string | undefined;
+  category: "safety-critical" | "operational";
+  location: { building?: string | undefined; floor?: string | undefined; room?: string | undefined };
+}
+
+export class Messages {
+  constructor(private readonly deps: { outbox: Outbox; topics: Topics; clock: Clock }) {}
+
+  private envelope<N extends string>(name: N) {
+    return {
+      schema: `campus-edge/${name}/v1` as const,
+      campus: this.deps.topics.campus,
+      gateway: this.deps.topics.gateway,
+      ts: isoTime(this.deps.clock.now()),
+    };
+  }
+
+  private device(d: DeviceInfo) {
+    return {
+      device: d.id,
+      kind: d.kind,
+      ...(d.name !== undefined ? { name: d.name } : {}),
+      category: d.category,
+      location: stripUndefined(d.location),
+    };
+  }
+
+  telemetry(d: DeviceInfo, status: DeviceStatus, reading: Reading | null): void {
+    const env = this.envelope("device-telemetry");
+    this.deps.outbox.enqueue({
+      stream: d.id,
+      klass: "telemetry",
+      topic: this.deps.topics.deviceTelemetry(d.id),
+      retain: false,
+      render: (seq) => {
+        const p: DeviceTelemetryPayload = {
+          ...env,
+          device: d.id,
+          kind: d.kind,
+          seq,
+          state: status.state,
+          reason: status.reason,
+          response_time_ms: reading ? round(reading.responseTimeMs) : null,
+          metrics: reading?.metrics ?? {},
+        };
+        return JSON.stringify(p);
+      },
+    });
+  }
+
+  /** A change of status: the retained status and the status_changed event, both never dropped. */
+  statusChange(d: DeviceInfo, change: StatusChange): void {
+    const s = change.to;
+    const statusEnv = this.envelope("device-status");
+    this.deps.outbox.enqueue({
+      stream: d.id,
+      klass: "event",
+      topic: this.deps.topics.deviceStatus(d.id),
+      retain: true,
+      render: (seq) => {
+        const p: DeviceStatusPayload = {
+          ...statusEnv,
+          ...this.device(d),
+          seq,
+          state: s.state,
+          reason: s.reason,
+          reason_text: s.reasonText,
+          since: isoTime(s.since),
+          consecutive_failures: s.consecutiveFailures,
+          last_seen: s.lastSeen === null ? null : isoTime(s.lastSeen),
+          response_time_ms: s.responseTimeMs === null ? null : round(s.responseTimeMs),
+        };
+        return JSON.stringify(p);
+      },
+    });
+    const eventEnv = this.envelope("device-event");
+    this.deps.outbox.enqueue({
+      stream: d.id,
+      klass: "event",
+      topic: this.deps.topics.deviceEvent(d.id),
+      retain: false,
+      render: (seq) => {
+        const p: DeviceEventPayload = {
+          ...eventEnv,
+          ...this.device(d),
+          seq,
+          type: "status_changed",
+          from: change.from ? { state: change.from.state, reason: change.from.reason } : null,
+          to: { state: s.state, reason: s.reason, reason_text: s.reasonText },
+        };
+        return JSON.stringify(p);
+      },
+    });
+  }
+
+  /** Clear a removed device's retained status (an empty retained payload deletes it, [MQTT-3.3.1-10]). */
+  clearDeviceStatus(deviceId: string): void {
+    this.deps.outbox.enqueue({
+      stream: deviceId,
+      klass: "event",
+      topic: this.deps.topics.deviceStatus(deviceId),
+      retain: true,
+      render: () => "",
+    });
+  }
+
+  gatewayEvent(type: GatewayEventPayload["type"], message: string, details: Record<string, unknown> = {}): void {
+    const env = this.envelope("gateway-event");
+    this.deps.outbox.enqueue({
+      stream: GATEWAY_STREAM,
+      klass: "event",
+      topic: this.deps.topics.gatewayEvent(),
+      retain: false,
+      render: (seq) => {
+        const p: GatewayEventPayload = { ...env, seq, type, message, details };
+        return JSON.stringify(p);
+      },
+    });
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function stripUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}

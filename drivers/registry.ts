@@ -1,0 +1,5 @@
+/** Every device kind the agent knows, in one list. Adding a kind touches drivers/ and this line. */
+import type { DriverFactory } from "./contract.js";
+import { reachabilityDriver } from "./reachability/index.js";
+
+export const DRIVERS: readonly DriverFactory[] = [reachabilityDriver];

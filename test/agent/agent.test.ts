@@ -1,0 +1,158 @@
+/**
+ * The wired agent, in-process: embedded broker on a free port, simulated
+ * devices over real sockets, an independent subscriber. Every payload it
+ * publishes must validate against the committed docs/schemas files (ajv, not
+ * zod), and a reload must change devices without losing buffered data.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { pino } from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
+import { Agent } from "../../agent/agent.js";
+import { PAYLOAD_SCHEMAS } from "../../agent/mqtt/contract.js";
+import { payloadJsonSchemas, payloadSchemaFile } from "../../agent/mqtt/json-schema.js";
+import { type LoadedConfig, parseConfig } from "../../config/load.js";
+import { DRIVERS } from "../../drivers/registry.js";
+import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
+import { type Recorder, record } from "../helpers/mqtt.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const log = pino({ level: "silent" });
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function config(
+  dir: string,
+  devices: { id: string; dev: NetDevice; category?: string }[],
+  extra: Record<string, unknown> = {},
+): LoadedConfig {
+  const text = stringify({
+    campus: { id: "lincoln" },
+    gateway: { id: "gw-1" },
+    broker: { embedded: { host: "127.0.0.1", port: 0 } },
+    outbox: { path: "outbox.db", flush_interval_ms: 20 },
+    polling: { interval_ms: 300, timeout_ms: 200, offline_after_failures: 2 },
+    heartbeat: { interval_s: 1 },
+    devices: devices.map((d) => ({
+      id: d.id,
+      kind: "reachability",
+      name: `Device ${d.id}`,
+      category: d.category ?? "safety-critical",
+      location: { building: "A", room: "101" },
+      options: { host: d.dev.host, port: d.dev.port, degraded_above_ms: 1000 },
+    })),
+    ...extra,
+  });
+  return parseConfig(text, { file: join(dir, "config.yaml"), drivers: DRIVERS });
+}
+
+async function setup(n: number) {
+  const dir = mkdtempSync(join(tmpdir(), "agent-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const devs = await Promise.all(Array.from({ length: n }, () => startNetDevice({})));
+  cleanups.push(() => Promise.all(devs.map((d) => d.close())));
+  return { dir, devs };
+}
+
+async function startAgent(loaded: LoadedConfig): Promise<{ agent: Agent; sub: Recorder }> {
+  const agent = new Agent({ loaded, drivers: DRIVERS, log, version: "0.0.0-test" });
+  await agent.start();
+  cleanups.push(() => agent.stop());
+  const url = agent.snapshot()?.brokerUrl as string;
+  const sub = await record(url, "campus/#");
+  cleanups.push(() => sub.close());
+  return { agent, sub };
+}
+
+describe("the MQTT contract", () => {
+  it("every payload the agent publishes validates against its committed JSON Schema in docs/schemas", async () => {
+    const { dir, devs } = await setup(3);
+    await devs[1]?.setBehaviour("refuse");
+    const { sub } = await startAgent(
+      config(dir, [
+        { id: "ok-1", dev: devs[0] as NetDevice },
+        { id: "down-1", dev: devs[1] as NetDevice },
+        { id: "ok-2", dev: devs[2] as NetDevice, category: "operational" },
+      ]),
+    );
+    const names = Object.keys(PAYLOAD_SCHEMAS);
+    const schemaOf = (payload: string) => (payload === "" ? "" : String((JSON.parse(payload) as { schema: string }).schema));
+    await sub.waitFor((msgs) => names.every((n) => msgs.some((m) => schemaOf(m.payload) === `campus-edge/${n}/v1`)), 15_000);
+
+    const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, validateFormats: false });
+    const validators = new Map(
+      names.map((n) => [`campus-edge/${n}/v1`, ajv.compile(JSON.parse(readFileSync(join(ROOT, payloadSchemaFile(n)), "utf8")) as object)]),
+    );
+    expect(sub.messages.length).toBeGreaterThan(10);
+    for (const m of sub.messages) {
+      const validate = validators.get(schemaOf(m.payload));
+      expect(validate, `${m.topic} names a known schema`).toBeDefined();
+      const ok = validate?.(JSON.parse(m.payload));
+      expect(ok, `${m.topic}: ${JSON.stringify(validate?.errors)}`).toBe(true);
+    }
+    // Topic and schema agree, and the offline device really is reported with a reason.
+    const down = sub.json("/device/down-1/status").at(-1);
+    expect(down).toMatchObject({ state: "offline", reason: "refused", category: "safety-critical" });
+  });
+
+  it("the committed schema files are exactly what the contract generates (run npm run gen:schemas after a change)", () => {
+    for (const f of payloadJsonSchemas()) {
+      expect(JSON.parse(readFileSync(join(ROOT, f.path), "utf8")), f.path).toEqual(JSON.parse(JSON.stringify(f.content)));
+    }
+  });
+});
+
+describe("Agent", () => {
+  it("reload adds and removes devices without a restart, and clears the removed device's retained status", async () => {
+    const { dir, devs } = await setup(2);
+    const [a, b] = devs as [NetDevice, NetDevice];
+    const { agent, sub } = await startAgent(config(dir, [{ id: "dev-a", dev: a }]));
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/device/dev-a/status")));
+    await agent.reload(config(dir, [{ id: "dev-b", dev: b }]));
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/device/dev-b/status")));
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/device/dev-a/status") && m.payload === ""));
+    const events = sub.json("/gateway/gw-1/event").map((e) => e.type);
+    expect(events).toEqual(expect.arrayContaining(["started", "device_added", "device_removed", "config_reloaded"]));
+    const polledAfter = sub.messages.length;
+    await sub.waitFor((msgs) => msgs.slice(polledAfter).filter((m) => m.topic.endsWith("/device/dev-b/telemetry")).length >= 2);
+    expect(sub.messages.slice(polledAfter).some((m) => m.topic.endsWith("/device/dev-a/telemetry"))).toBe(false);
+  });
+
+  it("keeps the running config when a reload is rejected, and says why on the gateway's event topic", async () => {
+    const { dir, devs } = await setup(1);
+    const { agent, sub } = await startAgent(config(dir, [{ id: "dev-a", dev: devs[0] as NetDevice }]));
+    agent.reloadRejected(['devices[0].poll.interval_ms: expected a positive integer, got "fast"']);
+    await sub.waitFor((msgs) => msgs.some((m) => m.payload.includes("config_rejected")));
+    expect(sub.json("/gateway/gw-1/event").find((e) => e.type === "config_rejected")?.details).toEqual({
+      problems: ['devices[0].poll.interval_ms: expected a positive integer, got "fast"'],
+    });
+    const before = sub.messages.filter((m) => m.topic.endsWith("/dev-a/telemetry")).length;
+    await sub.waitFor((msgs) => msgs.filter((m) => m.topic.endsWith("/dev-a/telemetry")).length > before);
+  });
+
+  it("refuses a reload that changes the campus id, which needs a restart", async () => {
+    const { dir, devs } = await setup(1);
+    const { agent, sub } = await startAgent(config(dir, [{ id: "dev-a", dev: devs[0] as NetDevice }]));
+    const next = config(dir, [{ id: "dev-a", dev: devs[0] as NetDevice }], { campus: { id: "washington" } });
+    await agent.reload(next);
+    await sub.waitFor((msgs) => msgs.some((m) => m.payload.includes("config_rejected")));
+    expect(agent.config.campus.id).toBe("lincoln");
+  });
+
+  it("marks a device degraded at its first failure and offline after offline_after_failures, with the reason", async () => {
+    const { dir, devs } = await setup(1);
+    const dev = devs[0] as NetDevice;
+    const { sub } = await startAgent(config(dir, [{ id: "dev-a", dev }]));
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/dev-a/status") && m.payload.includes('"online"')));
+    await dev.setBehaviour("refuse");
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/dev-a/status") && m.payload.includes('"offline"')));
+    const states = sub.json("/dev-a/event").map((e) => `${(e.to as { state: string }).state}:${(e.to as { reason: string }).reason}`);
+    expect(states).toEqual(["online:ok", "degraded:refused", "offline:refused"]);
+    await vi.waitFor(() => expect(sub.json("/gateway/gw-1/heartbeat").at(-1)?.devices).toMatchObject({ offline: 1 }), { timeout: 5000 });
+  });
+});
