@@ -1,0 +1,64 @@
+/** The built agent (dist/agent/cli.js), run as a separate process the way the service runs it. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { vi } from "vitest";
+
+const ROOT = join(import.meta.dirname, "..", "..", "..");
+export const CLI = join(ROOT, "dist", "agent", "cli.js");
+
+export interface AgentProcess {
+  child: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  stderr(): string;
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}): AgentProcess {
+  const child = spawn(process.execPath, [CLI, "run", "--config", configFile], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  const logs: Record<string, unknown>[] = [];
+  let err = "";
+  let partial = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    partial += d.toString();
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: line, unparsed: true });
+      }
+    }
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    child,
+    logs,
+    stderr: () => err,
+    exited,
+    waitForLog: async (predicate, timeoutMs = 15_000) => {
+      let found: Record<string, unknown> | undefined;
+      await vi.waitFor(
+        () => {
+          found = logs.find(predicate);
+          if (!found) throw new Error(`no matching log line among ${logs.length}; stderr: ${err.slice(-500)}`);
+        },
+        { timeout: timeoutMs, interval: 25 },
+      );
+      return found as Record<string, unknown>;
+    },
+    kill: async (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
