@@ -17,7 +17,8 @@ import { type GatewayStatusPayload, type HeartbeatPayload, isoTime, Topics } fro
 import { Publisher, type PublisherOptions, type PublisherState } from "./mqtt/publisher.js";
 import { SqliteOutbox } from "./outbox/sqlite.js";
 import type { Outbox, OutboxStats } from "./outbox/types.js";
-import { Scheduler } from "./scheduler.js";
+import { type CronHandle, Scheduler } from "./scheduler.js";
+import { StateStore } from "./state.js";
 import { StatusModel } from "./status.js";
 
 export interface AgentDeps {
@@ -46,6 +47,8 @@ export class Agent {
   private scheduler: Scheduler | null = null;
   private devices: DeviceManager | null = null;
   private messages: Messages | null = null;
+  private state: StateStore | null = null;
+  private inventoryCron: CronHandle | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private brokerUrl = "";
   private readonly topics: Topics;
@@ -75,6 +78,7 @@ export class Agent {
     });
     this.outbox = outbox;
     try {
+      this.state = StateStore.open(cfg.outbox.path);
       if (cfg.broker.url === undefined) {
         this.broker = await startEmbeddedBroker({ ...cfg.broker.embedded, log: this.log.child({ module: "broker" }) });
       }
@@ -97,11 +101,13 @@ export class Agent {
         scheduler: this.scheduler,
         status: new StatusModel({ clock: this.clock }),
         messages: this.messages,
+        state: this.state,
         log: this.log,
         clock: this.clock,
       });
       this.devices.apply(cfg);
       this.scheduler.start();
+      this.startInventory();
       this.startHeartbeat();
       this.log.info(
         { campus: cfg.campus.id, gateway: cfg.gateway.id, devices: cfg.devices.length, broker: this.brokerUrl },
@@ -148,6 +154,7 @@ export class Agent {
       this.publisher.start();
     }
     if (cfg.heartbeat.interval_s !== prev.heartbeat.interval_s) this.startHeartbeat();
+    if (cfg.inventory.cron !== prev.inventory.cron) this.startInventory();
     for (const id of result.added) this.messages?.gatewayEvent("device_added", `device ${id} added`, { device: id });
     for (const id of result.removed) this.messages?.gatewayEvent("device_removed", `device ${id} removed`, { device: id });
     for (const id of result.changed) this.messages?.gatewayEvent("device_changed", `device ${id} changed`, { device: id });
@@ -178,15 +185,19 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
+    this.inventoryCron?.stop();
+    this.inventoryCron = null;
     await this.scheduler?.stop();
     await this.devices?.close();
     this.outbox?.flush();
     await this.publisher?.stop();
     this.outbox?.close();
+    this.state?.close();
     await this.broker?.close();
     this.scheduler = null;
     this.publisher = null;
     this.outbox = null;
+    this.state = null;
     this.broker = null;
     this.log.info("agent stopped");
   }
@@ -256,6 +267,16 @@ export class Agent {
       this.sendHeartbeat();
     });
     return publisher;
+  }
+
+  /** Device identities: once at start, then on the inventory cron. */
+  private startInventory(): void {
+    const scheduler = this.scheduler;
+    const devices = this.devices;
+    if (!scheduler || !devices) return;
+    this.inventoryCron?.stop();
+    this.inventoryCron = scheduler.cron("inventory", this.config.inventory.cron, (signal) => devices.refreshIdentities(signal));
+    devices.refreshIdentities().catch((err: unknown) => this.log.warn({ err }, "initial identity refresh failed"));
   }
 
   private startHeartbeat(): void {

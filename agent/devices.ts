@@ -6,10 +6,11 @@
 import type { Logger } from "pino";
 import type { Config, DeviceConfig } from "../config/schema.js";
 import { effectivePoll } from "../config/schema.js";
-import { type DeviceRef, type Driver, type DriverFactory, raceAbort } from "../drivers/contract.js";
+import { type DeviceRef, type Driver, type DriverFactory, type Identity, type Reading, raceAbort } from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
 import type { DeviceInfo, Messages } from "./messages.js";
 import type { PollJob, Scheduler } from "./scheduler.js";
+import { identityChanges, mergeIdentity, type StateStore } from "./state.js";
 import type { StatusModel } from "./status.js";
 
 export interface DeviceCounts {
@@ -30,6 +31,8 @@ export class DeviceManager {
   private readonly factories: Map<string, DriverFactory>;
   private readonly drivers = new Map<string, Driver<unknown>>();
   private devices = new Map<string, DeviceConfig>();
+  private readonly identities = new Map<string, Identity>();
+  private readonly refs = new Map<string, DeviceRef<unknown>>();
 
   constructor(
     private readonly deps: {
@@ -37,6 +40,7 @@ export class DeviceManager {
       scheduler: Scheduler;
       status: StatusModel;
       messages: Messages;
+      state: StateStore;
       log: Logger;
       clock: Clock;
     },
@@ -53,6 +57,9 @@ export class DeviceManager {
         this.deps.scheduler.remove(id);
         this.driverFor(old.kind).forget?.(id);
         this.deps.status.forget(id);
+        this.deps.state.forget(id);
+        this.identities.delete(id);
+        this.refs.delete(id);
         this.deps.messages.clearDeviceStatus(id);
         result.removed.push(id);
       }
@@ -69,6 +76,7 @@ export class DeviceManager {
         result.changed.push(id);
       } else {
         result.added.push(id);
+        this.remember(id);
       }
       this.deps.scheduler.upsert(this.job(device, config));
     }
@@ -89,6 +97,55 @@ export class DeviceManager {
       else c.unknown++;
     }
     return c;
+  }
+
+  /**
+   * Re-read every device's identity (the inventory cron), a few devices at a
+   * time, each under its own deadline. Changes become identity_changed events.
+   */
+  async refreshIdentities(signal?: AbortSignal, concurrency = 4): Promise<void> {
+    const queue = [...this.devices.values()].filter((d) => this.driverFor(d.kind).identify !== undefined);
+    const worker = async () => {
+      for (let d = queue.shift(); d !== undefined && !signal?.aborted; d = queue.shift()) {
+        const ref = this.refs.get(d.id);
+        const identify = this.driverFor(d.kind).identify;
+        if (!ref || !identify) continue;
+        const deadline = AbortSignal.timeout(ref.timeoutMs);
+        const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+        try {
+          const identity = await raceAbort(
+            identify.call(this.driverFor(d.kind), ref, { signal: combined, log: this.deps.log.child({ device: d.id }) }),
+            combined,
+          );
+          this.onIdentity(deviceInfo(d), identity);
+        } catch (err) {
+          this.deps.log.debug({ device: d.id, err }, "identity not read; the next inventory run tries again");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+
+  identity(id: string): Identity | undefined {
+    return this.identities.get(id);
+  }
+
+  private onIdentity(info: DeviceInfo, reported: Identity): void {
+    const before = this.identities.get(info.id);
+    const changed = identityChanges(before, reported);
+    if (changed.length === 0) return;
+    const after = mergeIdentity(before, reported);
+    this.identities.set(info.id, after);
+    this.deps.state.setIdentity(info.id, after);
+    this.deps.messages.identityChange(info, before ?? null, after, changed);
+    this.deps.log.info({ device: info.id, changed, from: before ?? null, to: after }, "device identity changed");
+  }
+
+  /** Restore what the last run knew of a device, so a restart reports only real changes. */
+  private remember(id: string): void {
+    const memory = this.deps.state.get(id);
+    if (memory.status) this.deps.status.restore({ [id]: memory.status });
+    if (memory.identity) this.identities.set(id, memory.identity);
   }
 
   async close(): Promise<void> {
@@ -125,7 +182,8 @@ export class DeviceManager {
       timeoutMs: poll.timeout_ms,
       options: device.options,
     };
-    const { status, messages } = this.deps;
+    this.refs.set(device.id, ref);
+    const { status, messages, state } = this.deps;
     return {
       id: device.id,
       intervalMs: poll.interval_ms,
@@ -134,23 +192,31 @@ export class DeviceManager {
       backoffAfterFailures: poll.offline_after_failures,
       maxBackoffMs: poll.max_backoff_ms,
       run: async (signal) => {
+        // Only the driver's answer decides the device's status; a failure of
+        // ours afterwards (outbox, state) is logged, never blamed on the device.
+        let reading: Reading | null = null;
+        let failure: unknown = null;
         try {
-          const reading = await raceAbort(driver.poll(ref, { signal, log }), signal);
-          if (cancelled(signal)) return "failed";
-          const r = status.onReading(device.id, reading, poll.offline_after_failures);
-          messages.telemetry(info, r.status, reading);
-          if (r.change) messages.statusChange(info, r.change);
-          return "ok";
+          reading = await raceAbort(driver.poll(ref, { signal, log }), signal);
         } catch (err) {
-          if (cancelled(signal)) return "failed";
-          const r = status.onFailure(device.id, err, poll.offline_after_failures);
-          messages.telemetry(info, r.status, null);
+          failure = err;
+        }
+        if (cancelled(signal)) return "failed";
+        try {
+          const r = reading
+            ? status.onReading(device.id, reading, poll.offline_after_failures)
+            : status.onFailure(device.id, failure, poll.offline_after_failures);
+          messages.telemetry(info, r.status, reading);
           if (r.change) {
             messages.statusChange(info, r.change);
-            log.warn({ state: r.status.state, reason: r.status.reason }, r.status.reasonText);
+            state.setStatus(device.id, r.status);
+            if (!reading) log.warn({ state: r.status.state, reason: r.status.reason }, r.status.reasonText);
           }
-          return "failed";
+          if (reading?.identity) this.onIdentity(info, reading.identity);
+        } catch (err) {
+          log.error({ err }, "could not record a poll result");
         }
+        return reading ? "ok" : "failed";
       },
     };
   }

@@ -3,7 +3,7 @@
  * contract payloads and appends them to the outbox. The one place that knows
  * both the MQTT contract and which outbox class each message belongs to.
  */
-import type { Reading } from "../drivers/contract.js";
+import type { Identity, Reading } from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
 import {
   type DeviceEventPayload,
@@ -112,6 +112,21 @@ export class Messages {
           from: change.from ? { state: change.from.state, reason: change.from.reason } : null,
           to: { state: s.state, reason: s.reason, reason_text: s.reasonText },
         };
+        return JSON.stringify(p);
+      },
+    });
+  }
+
+  /** The device's identity changed (or became known): an asset-register event. */
+  identityChange(d: DeviceInfo, from: Identity | null, to: Identity, changed: (keyof Identity)[]): void {
+    const env = this.envelope("device-event");
+    this.deps.outbox.enqueue({
+      stream: d.id,
+      klass: "event",
+      topic: this.deps.topics.deviceEvent(d.id),
+      retain: false,
+      render: (seq) => {
+        const p: DeviceEventPayload = { ...env, ...this.device(d), seq, type: "identity_changed", from, to, changed };
         return JSON.stringify(p);
       },
     });

@@ -113,14 +113,34 @@ export const deviceStatusSchema = z.object({
   response_time_ms: z.number().nonnegative().nullable(),
 });
 
-export const deviceEventSchema = z.object({
-  ...envelope("device-event"),
-  ...deviceFields,
-  seq,
-  type: z.literal("status_changed"),
-  from: z.object({ state, reason }).nullable().describe("null the first time the gateway sees the device"),
-  to: z.object({ state, reason, reason_text: z.string() }),
-});
+const identity = z
+  .object({
+    manufacturer: z.string().optional(),
+    model: z.string().optional(),
+    serial: z.string().optional(),
+    firmware: z.string().optional(),
+    hardware_id: z.string().optional(),
+    mac: z.string().optional(),
+  })
+  .describe("What the device reported about itself (asset register)");
+
+const deviceEventBase = { ...envelope("device-event"), ...deviceFields, seq };
+
+export const deviceEventSchema = z.discriminatedUnion("type", [
+  z.object({
+    ...deviceEventBase,
+    type: z.literal("status_changed"),
+    from: z.object({ state, reason }).nullable().describe("null the first time the gateway sees the device"),
+    to: z.object({ state, reason, reason_text: z.string() }),
+  }),
+  z.object({
+    ...deviceEventBase,
+    type: z.literal("identity_changed").describe("An asset change: firmware updated, or serial/model changed (the device was swapped)"),
+    from: identity.nullable().describe("null the first time the gateway learns the device's identity"),
+    to: identity,
+    changed: z.array(z.enum(["manufacturer", "model", "serial", "firmware", "hardware_id", "mac"])).min(1),
+  }),
+]);
 
 export const deviceTelemetrySchema = z.object({
   ...envelope("device-telemetry"),
