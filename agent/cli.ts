@@ -18,7 +18,8 @@ const HELP = `campus-agent ${VERSION} — edge agent for school-safety devices
 
 Usage:
   campus-agent run [--config FILE]     run the agent (what the service runs)
-  campus-agent demo                    run on the demo campus: embedded broker on 127.0.0.1:1883 and simulated devices
+  campus-agent demo [--broker-port N] [--data-dir DIR]
+                                       run on the demo campus: embedded broker on 127.0.0.1:1883 and simulated devices
   campus-agent config check [FILE]     validate a config file without starting; every problem with its path
   campus-agent --version
 
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       config: { type: "string", short: "c" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
+      "broker-port": { type: "string" },
+      "data-dir": { type: "string" },
     },
   });
   if (values.version) {
@@ -50,8 +53,14 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "run":
       return run(configFile);
-    case "demo":
-      return runDemo();
+    case "demo": {
+      const port = values["broker-port"];
+      if (port !== undefined && !/^\d+$/.test(port)) return usage(`--broker-port expects a port number, got ${JSON.stringify(port)}`);
+      return runDemo({
+        ...(port !== undefined ? { brokerPort: Number(port) } : {}),
+        ...(values["data-dir"] !== undefined ? { dataDir: values["data-dir"] } : {}),
+      });
+    }
     case "config":
       if (sub !== "check") return usage(`unknown config subcommand ${JSON.stringify(sub ?? "")}; try: campus-agent config check FILE`);
       return configCheck(configFile);

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { loadConfigFile } from "../config/load.js";
+import { ConfigError, type LoadedConfig, loadConfigFile } from "../config/load.js";
 import { DRIVERS } from "../drivers/registry.js";
 import { createLogger } from "./log.js";
 import { reloader, runAgent } from "./run.js";
@@ -15,8 +15,15 @@ import { PACKAGE_ROOT } from "./version.js";
 
 export const DEMO_CONFIG = join(PACKAGE_ROOT, "config", "demo.yaml");
 
-export async function runDemo(): Promise<number> {
-  const loaded = loadConfigFile(DEMO_CONFIG, { drivers: DRIVERS });
+export interface DemoOptions {
+  /** Embedded broker port (0 picks a free one); default from config/demo.yaml (1883). */
+  brokerPort?: number;
+  /** Where the demo's outbox lives; default data/ in the install folder. */
+  dataDir?: string;
+}
+
+export async function runDemo(opts: DemoOptions = {}): Promise<number> {
+  const loaded = withOverrides(loadConfigFile(DEMO_CONFIG, { drivers: DRIVERS }), opts);
   const log = createLogger({ level: loaded.config.log.level });
   let campus: ChildProcess;
   try {
@@ -25,8 +32,14 @@ export async function runDemo(): Promise<number> {
     log.fatal({ err }, "the simulated campus did not start");
     return 1;
   }
-  const { host, port } = loaded.config.broker.embedded;
-  const code = await runAgent(loaded, log, reloader(DEMO_CONFIG), () => {
+  const reload = () => {
+    const next = reloader(DEMO_CONFIG)();
+    return next instanceof ConfigError ? next : withOverrides(next, opts);
+  };
+  const code = await runAgent(loaded, log, reload, (agent) => {
+    const url = new URL(agent.snapshot()?.brokerUrl ?? "mqtt://127.0.0.1:1883");
+    const host = url.hostname;
+    const port = url.port;
     process.stderr.write(
       `\nDemo campus "${loaded.config.campus.id}" is running: ${loaded.config.devices.length} simulated devices, embedded broker on ${host}:${port}.\n` +
         `Watch what it publishes, in another terminal:\n` +
@@ -37,6 +50,18 @@ export async function runDemo(): Promise<number> {
   });
   campus.kill("SIGTERM");
   return code;
+}
+
+function withOverrides(loaded: LoadedConfig, opts: DemoOptions): LoadedConfig {
+  const c = loaded.config;
+  return {
+    ...loaded,
+    config: {
+      ...c,
+      broker: { ...c.broker, embedded: { ...c.broker.embedded, ...(opts.brokerPort !== undefined ? { port: opts.brokerPort } : {}) } },
+      outbox: { ...c.outbox, ...(opts.dataDir !== undefined ? { path: join(opts.dataDir, "demo-outbox.db") } : {}) },
+    },
+  };
 }
 
 /** Start scripts/sim/campus.js and wait for its READY line. */

@@ -25,7 +25,7 @@ export async function runAgent(
   loaded: LoadedConfig,
   log: Logger,
   reload: () => LoadedConfig | ConfigError,
-  onStarted?: () => void,
+  onStarted?: (agent: Agent) => void,
 ): Promise<number> {
   installCrashHandlers(log);
   const agent = new Agent({ loaded, drivers: DRIVERS, log, version: VERSION });
@@ -35,7 +35,7 @@ export async function runAgent(
     log.fatal({ err }, "agent could not start");
     return 1;
   }
-  onStarted?.();
+  onStarted?.(agent);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onHup = () => {
