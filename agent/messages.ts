@@ -13,7 +13,7 @@ import {
   isoTime,
   type Topics,
 } from "./mqtt/contract.js";
-import type { Outbox } from "./outbox/types.js";
+import type { MessageClass, Outbox } from "./outbox/types.js";
 import type { DeviceStatus, StatusChange } from "./status.js";
 
 /** The stream name of the gateway's own messages; `$` cannot start a device id. */
@@ -51,85 +51,81 @@ export class Messages {
 
   telemetry(d: DeviceInfo, status: DeviceStatus, reading: Reading | null): void {
     const env = this.envelope("device-telemetry");
-    this.deps.outbox.enqueue({
-      stream: d.id,
-      klass: "telemetry",
-      topic: this.deps.topics.deviceTelemetry(d.id),
-      retain: false,
-      render: (seq) => {
-        const p: DeviceTelemetryPayload = {
-          ...env,
-          device: d.id,
-          kind: d.kind,
-          seq,
-          state: status.state,
-          reason: status.reason,
-          response_time_ms: reading ? round(reading.responseTimeMs) : null,
-          metrics: reading?.metrics ?? {},
-        };
-        return JSON.stringify(p);
-      },
-    });
+    this.emit(
+      d.id,
+      "telemetry",
+      this.deps.topics.deviceTelemetry(d.id),
+      false,
+      (seq): DeviceTelemetryPayload => ({
+        ...env,
+        device: d.id,
+        kind: d.kind,
+        seq,
+        state: status.state,
+        reason: status.reason,
+        response_time_ms: reading ? round(reading.responseTimeMs) : null,
+        metrics: reading?.metrics ?? {},
+      }),
+    );
   }
 
   /** A change of status: the retained status and the status_changed event, both never dropped. */
   statusChange(d: DeviceInfo, change: StatusChange): void {
     const s = change.to;
     const statusEnv = this.envelope("device-status");
-    this.deps.outbox.enqueue({
-      stream: d.id,
-      klass: "event",
-      topic: this.deps.topics.deviceStatus(d.id),
-      retain: true,
-      render: (seq) => {
-        const p: DeviceStatusPayload = {
-          ...statusEnv,
-          ...this.device(d),
-          seq,
-          state: s.state,
-          reason: s.reason,
-          reason_text: s.reasonText,
-          since: isoTime(s.since),
-          consecutive_failures: s.consecutiveFailures,
-          last_seen: s.lastSeen === null ? null : isoTime(s.lastSeen),
-          response_time_ms: s.responseTimeMs === null ? null : round(s.responseTimeMs),
-        };
-        return JSON.stringify(p);
-      },
-    });
+    this.emit(
+      d.id,
+      "event",
+      this.deps.topics.deviceStatus(d.id),
+      true,
+      (seq): DeviceStatusPayload => ({
+        ...statusEnv,
+        ...this.device(d),
+        seq,
+        state: s.state,
+        reason: s.reason,
+        reason_text: s.reasonText,
+        since: isoTime(s.since),
+        consecutive_failures: s.consecutiveFailures,
+        last_seen: s.lastSeen === null ? null : isoTime(s.lastSeen),
+        response_time_ms: s.responseTimeMs === null ? null : round(s.responseTimeMs),
+      }),
+    );
     const eventEnv = this.envelope("device-event");
-    this.deps.outbox.enqueue({
-      stream: d.id,
-      klass: "event",
-      topic: this.deps.topics.deviceEvent(d.id),
-      retain: false,
-      render: (seq) => {
-        const p: DeviceEventPayload = {
-          ...eventEnv,
-          ...this.device(d),
-          seq,
-          type: "status_changed",
-          from: change.from ? { state: change.from.state, reason: change.from.reason } : null,
-          to: { state: s.state, reason: s.reason, reason_text: s.reasonText },
-        };
-        return JSON.stringify(p);
-      },
-    });
+    this.emit(
+      d.id,
+      "event",
+      this.deps.topics.deviceEvent(d.id),
+      false,
+      (seq): DeviceEventPayload => ({
+        ...eventEnv,
+        ...this.device(d),
+        seq,
+        type: "status_changed",
+        from: change.from ? { state: change.from.state, reason: change.from.reason } : null,
+        to: { state: s.state, reason: s.reason, reason_text: s.reasonText },
+      }),
+    );
   }
 
   /** The device's identity changed (or became known): an asset-register event. */
   identityChange(d: DeviceInfo, from: Identity | null, to: Identity, changed: (keyof Identity)[]): void {
     const env = this.envelope("device-event");
-    this.deps.outbox.enqueue({
-      stream: d.id,
-      klass: "event",
-      topic: this.deps.topics.deviceEvent(d.id),
-      retain: false,
-      render: (seq) => {
-        const p: DeviceEventPayload = { ...env, ...this.device(d), seq, type: "identity_changed", from, to, changed };
-        return JSON.stringify(p);
-      },
-    });
+    this.emit(
+      d.id,
+      "event",
+      this.deps.topics.deviceEvent(d.id),
+      false,
+      (seq): DeviceEventPayload => ({
+        ...env,
+        ...this.device(d),
+        seq,
+        type: "identity_changed",
+        from,
+        to,
+        changed,
+      }),
+    );
   }
 
   /** Clear a removed device's retained status (an empty retained payload deletes it, [MQTT-3.3.1-10]). */
@@ -145,16 +141,18 @@ export class Messages {
 
   gatewayEvent(type: GatewayEventPayload["type"], message: string, details: Record<string, unknown> = {}): void {
     const env = this.envelope("gateway-event");
-    this.deps.outbox.enqueue({
-      stream: GATEWAY_STREAM,
-      klass: "event",
-      topic: this.deps.topics.gatewayEvent(),
-      retain: false,
-      render: (seq) => {
-        const p: GatewayEventPayload = { ...env, seq, type, message, details };
-        return JSON.stringify(p);
-      },
-    });
+    this.emit(
+      GATEWAY_STREAM,
+      "event",
+      this.deps.topics.gatewayEvent(),
+      false,
+      (seq): GatewayEventPayload => ({ ...env, seq, type, message, details }),
+    );
+  }
+
+  /** Append one message; the payload is built once its sequence number is known. */
+  private emit(stream: string, klass: MessageClass, topic: string, retain: boolean, payload: (seq: number) => object): void {
+    this.deps.outbox.enqueue({ stream, klass, topic, retain, render: (seq) => JSON.stringify(payload(seq)) });
   }
 }
 

@@ -1,13 +1,12 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { systemClock } from "../../agent/clock.js";
 import type { DriverError, Reading } from "../../drivers/contract.js";
 import { type ReachabilityOptionsInput, reachabilityDriver, reachabilityOptionsSchema } from "../../drivers/reachability/index.js";
-import { type NetDevice, type NetDeviceOptions, startNetDevice } from "../../scripts/sim/netdevice.js";
+import type { NetDevice } from "../../scripts/sim/netdevice.js";
+import { netDevices } from "../helpers/netdevice.js";
+import { type SelfSigned, selfSignedCert } from "../helpers/tls.js";
 
 const log = pino({ level: "silent" });
 const driver = reachabilityDriver.create({ log, clock: systemClock });
@@ -28,15 +27,7 @@ async function pollError(input: ReachabilityOptionsInput, timeoutMs = 2000): Pro
   return err as DriverError;
 }
 
-const open: NetDevice[] = [];
-async function device(opts: NetDeviceOptions = {}): Promise<NetDevice> {
-  const d = await startNetDevice(opts);
-  open.push(d);
-  return d;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((d) => d.close()));
-});
+const device = netDevices();
 
 /** TCP/TLS handles and pending connects or lookups: what a leaking driver leaves behind. */
 function netResources(): number {
@@ -163,36 +154,15 @@ describe("reachability driver against a simulated device", () => {
 });
 
 describe("reachability driver over HTTPS", () => {
+  let tls: SelfSigned;
   let dir: string;
   let key: string;
   let cert: string;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "reach-tls-"));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-        "-days",
-        "1",
-      ],
-      { stdio: "ignore" },
-    );
-    key = readFileSync(join(dir, "key.pem"), "utf8");
-    cert = readFileSync(join(dir, "cert.pem"), "utf8");
+    tls = selfSignedCert();
+    ({ dir, key, cert } = tls);
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => tls.remove());
 
   it("fails with tls, not retryable, on a self-signed certificate by default", async () => {
     const d = await device({ tls: { key, cert } });

@@ -3,7 +3,7 @@
  * openssl CLI, curl as an independent HTTP client, and the simulator sources
  * compiled to runnable JavaScript so their CLIs can be started as processes.
  */
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -11,44 +11,6 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
-
-export interface SelfSigned {
-  dir: string;
-  keyFile: string;
-  certFile: string;
-  key: string;
-  cert: string;
-  remove(): void;
-}
-
-/** A one-day self-signed certificate for localhost and 127.0.0.1. */
-export function selfSignedCert(): SelfSigned {
-  const dir = mkdtempSync(join(tmpdir(), "sim-tls-"));
-  const keyFile = join(dir, "key.pem");
-  const certFile = join(dir, "cert.pem");
-  execFileSync(
-    "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"].concat([
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      "1",
-    ]),
-    { stdio: "ignore" },
-  );
-  return {
-    dir,
-    keyFile,
-    certFile,
-    key: readFileSync(keyFile, "utf8"),
-    cert: readFileSync(certFile, "utf8"),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
 
 export interface CurlResult {
   /** curl's exit code: 0 ok, 1 not HTTP, 7 could not connect, 28 timed out, 52/56 no or cut answer. */

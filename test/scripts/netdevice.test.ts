@@ -1,18 +1,12 @@
 import net from "node:net";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { flap, type NetDevice, type NetDeviceOptions, parseNetDeviceArgs, startNetDevice } from "../../scripts/sim/netdevice.js";
-import { compileSimulators, curl, type SelfSigned, selfSignedCert, startUntilReady } from "./helpers.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { flap, type NetDevice, parseNetDeviceArgs, startNetDevice } from "../../scripts/sim/netdevice.js";
+import { netDevices } from "../helpers/netdevice.js";
+import { type SelfSigned, selfSignedCert } from "../helpers/tls.js";
+import { compileSimulators, curl, startUntilReady } from "./helpers.js";
 
-const open: NetDevice[] = [];
-async function device(opts: NetDeviceOptions = {}): Promise<NetDevice> {
-  const d = await startNetDevice(opts);
-  open.push(d);
-  return d;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((d) => d.close()));
-});
+const device = netDevices();
 
 /** What a raw TCP client sees: whether it connected, the bytes it got, and how it ended. */
 function rawExchange(
