@@ -7,9 +7,7 @@
  *
  *   npm run build && node dist/scripts/bench/drain.js [--url mqtt://127.0.0.1:1883] [--messages 50000]
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,39 +15,9 @@ import { pino } from "pino";
 import { systemClock } from "../../agent/clock.js";
 import { Publisher } from "../../agent/mqtt/publisher.js";
 import { SqliteOutbox } from "../../agent/outbox/sqlite.js";
+import { conditions, startMosquitto } from "./lib.js";
 
 const log = pino({ level: "warn" });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-async function startMosquitto(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const conf = join(dir, "mosquitto.conf");
-  writeFileSync(
-    conf,
-    `user ${os.userInfo().username}\nlistener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`,
-  );
-  const child = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on("error", () => resolve(false));
-    });
-    if (up) return { url: `mqtt://127.0.0.1:${port}`, child };
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  child.kill();
-  throw new Error("mosquitto did not start (apt-get install mosquitto)");
-}
 
 function fill(outbox: SqliteOutbox, n: number): number {
   const t0 = performance.now();
@@ -124,9 +92,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), "bench-drain-"));
   const broker = values.url ? { url: values.url, child: null } : await startMosquitto(dir);
   try {
-    console.log(
-      `node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; broker ${broker.url}; ${n} telemetry messages of ~260 bytes, 200 devices`,
-    );
+    console.log(`${conditions()}; broker ${broker.url}; ${n} telemetry messages of ~260 bytes, 200 devices`);
     for (const maxInFlight of [1, 16, 64, 256]) {
       const outbox = SqliteOutbox.open({
         path: join(dir, `outbox-${maxInFlight}.db`),
