@@ -1,9 +1,10 @@
 /**
- * The demo campus: starts every simulated device of demo-campus.ts. Run by the
+ * The demo campus: starts the simulated devices of demo-campus.ts. Run by the
  * agent's demo mode as a child process:
  *
  *   node dist/scripts/sim/campus.js [--ephemeral-ports]
  *
+ * Starts every device of DEMO_DEVICES: network devices and cameras.
  * Prints exactly one line on stdout, `READY {"devices":N}`, once every device
  * listens; logs go to stderr. Stops cleanly on SIGTERM, SIGINT, end of stdin
  * (the parent spawned it with a stdin pipe and died) or a change of parent pid.
@@ -13,7 +14,15 @@
  * Node builtins only: the compiled file must run without node_modules.
  */
 import { parseArgs } from "node:util";
-import { DEMO_CAMPUS, type NetDeviceSpec, type SimulatedDeviceSpec, type SimulatorKind } from "./demo-campus.js";
+import { startCamera } from "./camera.js";
+import { describeFault } from "./camera-faults.js";
+import {
+  type CameraSpec,
+  DEMO_DEVICES,
+  type NetDeviceSpec,
+  type SimulatedDeviceSpec,
+  type SimulatorKind,
+} from "./demo-campus.js";
 import { startNetDevice } from "./netdevice.js";
 import { isMain, untilShutdown } from "./process.js";
 
@@ -21,6 +30,8 @@ export interface RunningSim {
   id: string;
   host: string;
   port: number;
+  /** A camera's WS-Discovery UDP port. */
+  discoveryPort?: number;
   close(): Promise<void>;
 }
 
@@ -34,6 +45,7 @@ type Starter<S extends SimulatedDeviceSpec> = (spec: S, opts: StartOptions) => P
 /** One starter per simulator family; a new family adds its spec type and a line here. */
 const STARTERS: { [K in SimulatorKind]: Starter<Extract<SimulatedDeviceSpec, { simulator: K }>> } = {
   netdevice: startNetDeviceSim,
+  camera: startCameraSim,
 };
 
 async function startNetDeviceSim(spec: NetDeviceSpec, opts: StartOptions): Promise<RunningSim> {
@@ -45,6 +57,17 @@ async function startNetDeviceSim(spec: NetDeviceSpec, opts: StartOptions): Promi
     ...(spec.slowDelayMs !== undefined ? { slowDelayMs: spec.slowDelayMs } : {}),
   });
   return { id: spec.id, host: dev.host, port: dev.port, close: () => dev.close() };
+}
+
+async function startCameraSim(spec: CameraSpec, opts: StartOptions): Promise<RunningSim> {
+  const cam = await startCamera({
+    ...spec.camera,
+    host: spec.address,
+    port: opts.ephemeralPorts ? 0 : spec.port,
+    discovery: { host: spec.address, port: opts.ephemeralPorts ? 0 : spec.discoveryPort },
+    ...(spec.fault ? { fault: spec.fault } : {}),
+  });
+  return { id: spec.id, host: cam.host, port: cam.port, discoveryPort: cam.discoveryPort, close: () => cam.close() };
 }
 
 export interface Campus {
@@ -75,19 +98,26 @@ export async function startCampus(specs: readonly SimulatedDeviceSpec[], opts: S
 }
 
 function describeBehaviour(spec: SimulatedDeviceSpec): string {
+  if (spec.simulator === "camera") return spec.fault ? `${spec.scenario} (${describeFault(spec.fault)})` : spec.scenario;
   const b = spec.behaviour;
   return typeof b === "string" ? b : b.cycle.map((p) => `${p.behaviour} ${p.forMs / 1000} s`).join(", then ");
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ args: process.argv.slice(2), strict: true, options: { "ephemeral-ports": { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    strict: true,
+    options: { "ephemeral-ports": { type: "boolean" } },
+  });
+  const specs = DEMO_DEVICES;
   // Before READY: a parent that signals as soon as it reads READY must find
   // the handlers installed (until then SIGTERM's default action kills us).
   const stop = untilShutdown({ watchParent: true });
-  const campus = await startCampus(DEMO_CAMPUS, { ephemeralPorts: values["ephemeral-ports"] === true });
+  const campus = await startCampus(specs, { ephemeralPorts: values["ephemeral-ports"] === true });
   for (const d of campus.devices) {
-    const spec = DEMO_CAMPUS.find((s) => s.id === d.id) as SimulatedDeviceSpec;
-    process.stderr.write(`campus-sim: ${d.id} (${spec.name}) on ${d.host}:${d.port}: ${describeBehaviour(spec)}\n`);
+    const spec = specs.find((s) => s.id === d.id) as SimulatedDeviceSpec;
+    const discovery = d.discoveryPort === undefined ? "" : ` (WS-Discovery on udp ${d.discoveryPort})`;
+    process.stderr.write(`campus-sim: ${d.id} (${spec.name}) on ${d.host}:${d.port}${discovery}: ${describeBehaviour(spec)}\n`);
   }
   process.stdout.write(`READY ${JSON.stringify({ devices: campus.devices.length })}\n`);
   const why = await stop;

@@ -5,7 +5,7 @@ import { systemClock } from "../../agent/clock.js";
 import { ID_PATTERN } from "../../config/schema.js";
 import { type ReachabilityOptionsInput, reachabilityDriver, reachabilityOptionsSchema } from "../../drivers/reachability/index.js";
 import { type Campus, startCampus } from "../../scripts/sim/campus.js";
-import { DEMO_CAMPUS, simulatorFor } from "../../scripts/sim/demo-campus.js";
+import { DEMO_CAMPUS, DEMO_DEVICES, simulatorFor } from "../../scripts/sim/demo-campus.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
 import { compileSimulators, startUntilReady } from "./helpers.js";
 
@@ -97,10 +97,10 @@ describe("demo campus simulator, as the demo's child process", () => {
 
   it("prints exactly one READY line with the device count and exits 0 when its stdin closes", async () => {
     const p = await startUntilReady(campusJs(), ["--ephemeral-ports"]);
-    expect(p.ready).toBe(`READY {"devices":${DEMO_CAMPUS.length}}`);
+    expect(p.ready).toBe(`READY {"devices":${DEMO_DEVICES.length}}`);
     p.child.stdin.end();
     expect(await p.exited).toEqual({ code: 0, signal: null });
-    expect(p.stdout()).toBe(`READY {"devices":${DEMO_CAMPUS.length}}\n`);
+    expect(p.stdout()).toBe(`READY {"devices":${DEMO_DEVICES.length}}\n`);
     expect(p.stderr()).toMatch(/stopping \(stdin closed\)/);
   });
 
