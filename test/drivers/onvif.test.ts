@@ -1,0 +1,197 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { onvifOptionsSchema } from "../../drivers/onvif/index.js";
+import { startNetDevice } from "../../scripts/sim/netdevice.js";
+import { Cameras, log, newDriver, optionsFor, poll, pollError } from "./onvif-helpers.js";
+
+const cameras = new Cameras();
+const driver = newDriver();
+afterEach(async () => {
+  await cameras.closeAll();
+});
+
+describe("onvif driver: reachability levels", () => {
+  it("reads a healthy camera as ok, with identity, clock drift, profiles, stream URI and per-call response times", async () => {
+    const cam = await cameras.start({
+      manufacturer: "Acme",
+      model: "A-1",
+      firmwareVersion: "1.10",
+      serialNumber: "00123",
+      hardwareId: "HW-7",
+    });
+    const r = await poll(driver, "healthy", optionsFor(cam));
+    expect(r).toMatchObject({ health: "ok", reason: "ok" });
+    // Read from the raw answer: the onvif library would have turned "1.10" into 1.1.
+    expect(r.identity).toEqual({ manufacturer: "Acme", model: "A-1", firmware: "1.10", serial: "00123", hardware_id: "HW-7" });
+    expect(r.metrics).toMatchObject({
+      authenticated: true,
+      profiles_count: 2,
+      stream_uri_ok: true,
+      clock_source: "utc",
+      clock_mode: "NTP",
+    });
+    expect(Math.abs(r.metrics.clock_drift_ms as number)).toBeLessThan(1000);
+    for (const op of ["get_system_date_and_time", "get_device_information", "get_capabilities", "get_profiles", "get_stream_uri"]) {
+      expect(r.metrics[`rt_${op}_ms`], op).toBeTypeOf("number");
+    }
+    expect(cam.stats().operations.GetVideoSources).toBeUndefined();
+  });
+
+  it("keeps the camera session between polls: the Media service is located once", async () => {
+    const cam = await cameras.start();
+    await poll(driver, "reuse", optionsFor(cam));
+    const r = await poll(driver, "reuse", optionsFor(cam));
+    expect(r.health).toBe("ok");
+    expect(r.metrics.rt_get_capabilities_ms).toBeUndefined();
+    expect(cam.stats().operations).toMatchObject({ GetCapabilities: 1, GetSystemDateAndTime: 2, GetDeviceInformation: 2 });
+  });
+
+  it("fails with refused when nothing listens (no TCP)", async () => {
+    const cam = await cameras.start();
+    await cam.setFault({ kind: "reboot", downMs: 60_000 });
+    const e = await pollError(driver, "refused", optionsFor(cam));
+    expect({ code: e.code, retryable: e.retryable }).toEqual({ code: "refused", retryable: true });
+  });
+
+  it("fails with protocol, not retryable, when TCP and HTTP answer but not ONVIF", async () => {
+    const web = await startNetDevice({ http: { body: "<html>router login</html>" } });
+    try {
+      const e = await pollError(driver, "web", { host: web.host, port: web.port });
+      expect({ code: e.code, retryable: e.retryable }).toEqual({ code: "protocol", retryable: false });
+      expect(e.message).toMatch(/GetSystemDateAndTime: answers HTTP 200 but not ONVIF/);
+    } finally {
+      await web.close();
+    }
+  });
+
+  it("reads a camera whose only open door is GetSystemDateAndTime (credentials refused) as degraded auth, still with its clock", async () => {
+    const cam = await cameras.start({ fault: { kind: "wrong-credentials" } });
+    const r = await poll(driver, "wrong-creds", optionsFor(cam));
+    expect(r).toMatchObject({ health: "degraded", reason: "auth", metrics: { authenticated: false } });
+    expect(r.reasonText).toMatch(/GetDeviceInformation: credentials refused/);
+    expect(r.metrics.clock_drift_ms).toBeTypeOf("number");
+    expect(r.identity).toBeUndefined();
+  });
+
+  it("reads credentials refused over HTTP Digest too (cameras that answer 401 with a challenge) as auth", async () => {
+    const cam = await cameras.start({ authFaultStatus: 401, fault: { kind: "wrong-credentials" } });
+    const r = await poll(driver, "digest-refused", optionsFor(cam));
+    expect(r).toMatchObject({ health: "degraded", reason: "auth" });
+    expect(r.reasonText).toContain("GetDeviceInformation: credentials refused (HTTP Digest)");
+  });
+
+  it("says no credentials are configured when a camera needs them and none are given", async () => {
+    const cam = await cameras.start();
+    const r = await poll(driver, "no-creds", { host: cam.host, port: cam.port });
+    expect(r).toMatchObject({ health: "degraded", reason: "auth" });
+    expect(r.reasonText).toContain("no credentials are configured");
+  });
+
+  it("fails with config, not retryable, when the password's environment variable is not set", async () => {
+    const cam = await cameras.start();
+    const e = await pollError(driver, "no-env", optionsFor(cam, { password_env: "ONVIF_TEST_UNSET_VARIABLE" }));
+    expect({ code: e.code, retryable: e.retryable }).toEqual({ code: "config", retryable: false });
+    expect(cam.stats().requests).toBe(0);
+  });
+});
+
+describe("onvif driver: camera clocks", () => {
+  it("authenticates a camera whose clock is 90 s off and reads it as degraded clock_skew", async () => {
+    const cam = await cameras.start({ clockOffsetMs: 90_000 });
+    const r = await poll(driver, "clock-90", optionsFor(cam));
+    expect(r).toMatchObject({ health: "degraded", reason: "clock_skew", metrics: { authenticated: true } });
+    expect(r.metrics.clock_drift_ms as number).toBeGreaterThan(89_000);
+    expect(r.metrics.clock_drift_ms as number).toBeLessThan(91_000);
+    expect(r.reasonText).toContain("90 s ahead of the gateway");
+    expect(r.identity?.manufacturer).toBe("Lumen Optics");
+  });
+
+  it("honours max_clock_drift_ms", async () => {
+    const cam = await cameras.start({ clockOffsetMs: -3_000 });
+    expect((await poll(driver, "drift-ok", optionsFor(cam))).health).toBe("ok");
+    expect((await poll(driver, "drift-strict", optionsFor(cam, { max_clock_drift_ms: 1000 }))).reason).toBe("clock_skew");
+  });
+
+  it("converts a camera that reports only local time and a POSIX TZ back to UTC", async () => {
+    const cam = await cameras.start({ timeReport: "local-only", timeZone: "EST5EDT,M3.2.0,M11.1.0" });
+    const r = await poll(driver, "local-only", optionsFor(cam));
+    expect(r).toMatchObject({ health: "ok", metrics: { clock_source: "local_tz" } });
+    expect(Math.abs(r.metrics.clock_drift_ms as number)).toBeLessThan(1000);
+  });
+
+  it("reads a camera that sends local time as UTC as clock_skew, signing with the gateway's clock it still accepts", async () => {
+    const cam = await cameras.start({ timeReport: "local-as-utc", timeZone: "JST-9" });
+    const r = await poll(driver, "local-as-utc", optionsFor(cam));
+    expect(r).toMatchObject({ health: "degraded", reason: "clock_skew", metrics: { authenticated: true, stream_uri_ok: true } });
+    expect(Math.round((r.metrics.clock_drift_ms as number) / 3_600_000)).toBe(9);
+  });
+
+  it("follows a camera clock that jumps between polls (auth-skew): re-reads it and still authenticates", async () => {
+    const cam = await cameras.start();
+    expect((await poll(driver, "jump", optionsFor(cam))).health).toBe("ok");
+    await cam.setFault({ kind: "auth-skew", jumpMs: 600_000 });
+    const r = await poll(driver, "jump", optionsFor(cam));
+    expect(r).toMatchObject({ reason: "clock_skew", metrics: { authenticated: true } });
+    expect(cam.stats().rejected).toEqual({});
+    const identity = await driver.identify?.(
+      { id: "jump", timeoutMs: 5000, options: onvifOptionsSchema.parse(optionsFor(cam)) },
+      { signal: AbortSignal.timeout(5000), log },
+    );
+    expect(identity?.model).toBe("LX-4410");
+  });
+
+  it("blames the clock, and names the credentials too, when credentials are refused by a camera 10 minutes off", async () => {
+    const cam = await cameras.start({ clockOffsetMs: 600_000, fault: { kind: "wrong-credentials" } });
+    const r = await poll(driver, "skew-and-creds", optionsFor(cam));
+    expect(r).toMatchObject({ health: "degraded", reason: "clock_skew", metrics: { authenticated: false } });
+    expect(r.reasonText).toMatch(/credentials refused.*600 s ahead of the gateway.*check the credentials/);
+  });
+});
+
+describe("onvif driver: identify()", () => {
+  it("reads manufacturer, model, firmware, serial and hardware id", async () => {
+    const cam = await cameras.start({ firmwareVersion: "8.0.2" });
+    const options = onvifOptionsSchema.parse(optionsFor(cam));
+    const id = await driver.identify?.({ id: "ident", timeoutMs: 5000, options }, { signal: AbortSignal.timeout(5000), log });
+    expect(id).toEqual({
+      manufacturer: "Lumen Optics",
+      model: "LX-4410",
+      firmware: "8.0.2",
+      serial: cam.identity().serialNumber,
+      hardware_id: "LX4410-R2",
+    });
+    expect(cam.stats().operations).toEqual({ GetSystemDateAndTime: 1, GetDeviceInformation: 1 });
+  });
+
+  it("sees a firmware change at the next read", async () => {
+    const cam = await cameras.start({ firmwareVersion: "7.4.1" });
+    const options = onvifOptionsSchema.parse(optionsFor(cam));
+    const read = () => driver.identify?.({ id: "fw", timeoutMs: 5000, options }, { signal: AbortSignal.timeout(5000), log });
+    expect((await read())?.firmware).toBe("7.4.1");
+    cam.setIdentity({ firmwareVersion: "7.5.0" });
+    expect((await read())?.firmware).toBe("7.5.0");
+  });
+
+  it("fails with auth when the credentials are refused", async () => {
+    const cam = await cameras.start({ fault: { kind: "wrong-credentials" } });
+    const options = onvifOptionsSchema.parse(optionsFor(cam));
+    await expect(
+      driver.identify?.({ id: "ident-bad", timeoutMs: 5000, options }, { signal: AbortSignal.timeout(5000), log }),
+    ).rejects.toMatchObject({
+      name: "DriverError",
+      code: "auth",
+    });
+  });
+
+  it("waits its turn while a poll has the camera, instead of talking over it", async () => {
+    const cam = await cameras.start({ fault: { kind: "slow", delayMs: 100 } });
+    const options = onvifOptionsSchema.parse(optionsFor(cam));
+    const polled = poll(driver, "turns", optionsFor(cam));
+    const identified = driver.identify?.({ id: "turns", timeoutMs: 5000, options }, { signal: AbortSignal.timeout(5000), log });
+    await vi.waitFor(() => expect(cam.stats().requests).toBeGreaterThan(0));
+    const [r, id] = await Promise.all([polled, identified]);
+    expect(r.health).toBe("ok");
+    expect(id?.serial).toBe(r.identity?.serial);
+    // Never two requests at once: the camera saw them strictly one after another.
+    expect(cam.stats().connections).toBe(cam.stats().requests);
+  });
+});
