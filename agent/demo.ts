@@ -22,7 +22,11 @@ export interface DemoOptions {
   dataDir?: string;
 }
 
+/** The demo cameras' password (scripts/sim/demo-campus.ts): given through the environment, as on a real gateway. */
+const DEMO_CAMERA_ENV = { CAMPUS_DEMO_CAMERA_PASSWORD: "demo-camera-pass" };
+
 export async function runDemo(opts: DemoOptions = {}): Promise<number> {
+  for (const [k, v] of Object.entries(DEMO_CAMERA_ENV)) process.env[k] ??= v;
   const loaded = withOverrides(loadConfigFile(DEMO_CONFIG, { drivers: DRIVERS }), opts);
   const log = createLogger({ level: loaded.config.log.level });
   let campus: ChildProcess;

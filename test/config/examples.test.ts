@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadConfigFile } from "../../config/load.js";
 import { DRIVERS } from "../../drivers/registry.js";
-import { DEMO_CAMPUS, simulatorFor } from "../../scripts/sim/demo-campus.js";
+import { DEMO_DEVICES, simulatorFor } from "../../scripts/sim/demo-campus.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -20,6 +20,7 @@ describe("shipped configs", () => {
 
   it("config/demo.yaml is valid and runs on the embedded broker", () => {
     const loaded = loadConfigFile(join(ROOT, "config/demo.yaml"), { drivers: DRIVERS });
+    expect(loaded.config.devices.map((d) => d.kind)).toContain("onvif");
     expect(loaded.config.broker.url).toBeUndefined();
     expect(loaded.config.broker.embedded).toEqual({ host: "127.0.0.1", port: 1883 });
   });
@@ -33,6 +34,6 @@ describe("shipped configs", () => {
       expect(sim, `simulator for ${d.id}`).toBeDefined();
       expect({ kind: d.kind, options: d.options }, d.id).toEqual(sim?.driver);
     }
-    expect(raw.devices.map((d) => d.id).sort()).toEqual(DEMO_CAMPUS.map((s) => s.id).sort());
+    expect(raw.devices.map((d) => d.id).sort()).toEqual(DEMO_DEVICES.map((s) => s.id).sort());
   });
 });
