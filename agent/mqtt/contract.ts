@@ -181,24 +181,31 @@ export class Topics {
     this.root = `campus/${campus}`;
     this.gatewayBase = `${this.root}/gateway/${gateway}`;
   }
+
   gatewayStatus(): string {
     return `${this.gatewayBase}/status`;
   }
+
   heartbeat(): string {
     return `${this.gatewayBase}/heartbeat`;
   }
+
   gatewayEvent(): string {
     return `${this.gatewayBase}/event`;
   }
+
   deviceStatus(device: string): string {
     return `${this.root}/device/${device}/status`;
   }
+
   deviceEvent(device: string): string {
     return `${this.root}/device/${device}/event`;
   }
+
   deviceTelemetry(device: string): string {
     return `${this.root}/device/${device}/telemetry`;
   }
+
   /** Everything this gateway may publish: what a broker ACL must allow. */
   all(): string {
     return `${this.root}/#`;

@@ -227,7 +227,7 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
         this.setError(
           "unconfirmed",
           `the broker did not deliver our own status message back within ${o.echoCheckMs} ms: ` +
-            `its ACL may deny ${o.statusTopic.split("/").slice(0, 2).join("/")}/# to this gateway (MQTT 3.1.1 hides denials)`,
+          `its ACL may deny ${o.statusTopic.split("/").slice(0, 2).join("/")}/# to this gateway (MQTT 3.1.1 hides denials)`,
         );
       }, o.echoCheckMs);
       this.echoTimer.unref();
@@ -362,7 +362,7 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
     this.setError(
       name === "not_authorized" ? "not_authorized" : "rejected",
       `broker refused ${m.topic}: ${text} (reason code ${code}); kept in the outbox, retrying in ${holdMs} ms. ` +
-        `Check the broker ACL allows campus/<campus-id>/# and the configured campus id.`,
+      "Check the broker ACL allows campus/<campus-id>/# and the configured campus id.",
       !prev,
     );
   }

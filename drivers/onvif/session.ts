@@ -93,8 +93,8 @@ export interface SessionConfig {
 
 /** How one call went. Never a rejection: the steps read the raw answer even when the library gave up on it. */
 export type Outcome<T> =
-  | { ok: true; value: T; raw: RawAnswer | undefined; timing: Timing }
-  | { ok: false; failure: CallFailure; raw: RawAnswer | undefined; timing: Timing };
+  | { ok: true; value: T; raw: RawAnswer | undefined; timing: Timing } |
+  { ok: false; failure: CallFailure; raw: RawAnswer | undefined; timing: Timing };
 
 export interface Timing {
   ms: number;

@@ -91,12 +91,12 @@ export function parseSystemDateAndTime(xml: string): CameraClock | undefined {
 }
 
 export type ClockResult =
-  | { ok: true; utcMs: number; source: "utc" | "local_tz" }
-  | {
-      ok: false;
-      /** Why the camera's UTC time cannot be known. */
-      problem: string;
-    };
+  | { ok: true; utcMs: number; source: "utc" | "local_tz" } |
+  {
+    ok: false;
+    /** Why the camera's UTC time cannot be known. */
+    problem: string;
+  };
 
 /** The camera's time in UTC ms, or why it cannot be known (local time with no usable zone). */
 export function cameraUtc(c: CameraClock): ClockResult {

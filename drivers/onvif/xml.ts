@@ -112,7 +112,7 @@ export function soapFault(xml: string): SoapFault | undefined {
 export function cleanField(s: string | undefined, maxChars = 128): string | undefined {
   if (s === undefined) return undefined;
   const cleaned = s
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
     .replace(/[\u0000-\u001f\u007f]/g, " ")
     .replace(/\s+/g, " ")
     .trim();

@@ -112,7 +112,7 @@ try {
   const cpus = os.cpus();
   console.log(
     `outbox benchmark: node ${process.version}, ${os.platform()} ${os.arch()}, ${cpus[0]?.model ?? "unknown cpu"} x${cpus.length}, ` +
-      `SQLite ${String(sqliteVersion)} (WAL, synchronous=FULL), file in ${os.tmpdir()}`,
+    `SQLite ${String(sqliteVersion)} (WAL, synchronous=FULL), file in ${os.tmpdir()}`,
   );
   console.log(`${DEVICES} streams, payloads about ${message("telemetry", 0).render(1).length} bytes`);
   console.log(`backlog before the drain: ${JSON.stringify(backlog)}, ${(fileBytes / 1024 / 1024).toFixed(1)} MiB on disk (db + wal)`);

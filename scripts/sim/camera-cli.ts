@@ -94,7 +94,7 @@ export function parseCameraArgs(argv: string[]): CameraOptions {
     if (v.fault !== undefined) o.fault = parseFault(v.fault);
     if (v.cycle !== undefined) o.fault = { cycle: parseFaultCycle(v.cycle) };
   } catch (e) {
-    throw new Error(`--${v.fault !== undefined ? "fault" : "cycle"}: ${(e as Error).message}`);
+    throw new Error(`--${v.fault !== undefined ? "fault" : "cycle"}: ${(e as Error).message}`, { cause: e });
   }
   return o;
 }

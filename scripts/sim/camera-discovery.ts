@@ -190,8 +190,8 @@ function matches(p: Probe, t: ProbeTarget): boolean {
     rule === v.strcmp0
       ? (probed: string, mine: string) => probed === mine
       : (v.rfc3986 as readonly string[]).includes(rule)
-        ? uriPrefixMatch
-        : undefined;
+          ? uriPrefixMatch
+          : undefined;
   // An unknown matching rule matches nothing (§5.1 would have us fault; a silent device is what clients see from most cameras).
   if (!match) return false;
   return p.scopes.every((ps) => t.scopes.some((ts) => match(ps, ts)));
@@ -212,16 +212,16 @@ function uriPrefixMatch(probed: string, mine: string): boolean {
 function probeMatches(p: Probe, t: ProbeTarget, instanceId: number, messageNumber: number): string {
   const v = VERSIONS[p.wsd];
   return (
-    `<?xml version="1.0" encoding="UTF-8"?>\n` +
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" +
     `<env:Envelope xmlns:env="${NS.env}" xmlns:wsa="${v.wsa}" xmlns:d="${p.wsd}" xmlns:dn="${NVT_TYPE.ns}" xmlns:tds="${NS.tds}">` +
     `<env:Header><wsa:MessageID>urn:uuid:${randomUUID()}</wsa:MessageID><wsa:RelatesTo>${escapeXml(p.messageId)}</wsa:RelatesTo>` +
     `<wsa:To>${v.anonymous}</wsa:To><wsa:Action>${p.wsd}/ProbeMatches</wsa:Action>` +
     `<d:AppSequence InstanceId="${instanceId}" MessageNumber="${messageNumber}"/></env:Header>` +
-    `<env:Body><d:ProbeMatches><d:ProbeMatch>` +
+    "<env:Body><d:ProbeMatches><d:ProbeMatch>" +
     `<wsa:EndpointReference><wsa:Address>${escapeXml(t.endpointReference)}</wsa:Address></wsa:EndpointReference>` +
     `<d:Types>dn:NetworkVideoTransmitter tds:Device</d:Types><d:Scopes>${escapeXml(t.scopes.join(" "))}</d:Scopes>` +
     `<d:XAddrs>${escapeXml(t.xaddrs.join(" "))}</d:XAddrs><d:MetadataVersion>${t.metadataVersion}</d:MetadataVersion>` +
-    `</d:ProbeMatch></d:ProbeMatches></env:Body></env:Envelope>`
+    "</d:ProbeMatch></d:ProbeMatches></env:Body></env:Envelope>"
   );
 }
 

@@ -28,12 +28,12 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  * slow 3000 ms, drip 8 bytes every 100 ms, huge 50 MiB, auth-skew +600000 ms, reboot 5000 ms.
  */
 export type CameraFault =
-  | { kind: "slow"; delayMs?: number }
-  | { kind: "drip"; bytesPerTick?: number; tickMs?: number }
-  | { kind: "huge"; bytes?: number }
-  | { kind: "auth-skew"; jumpMs?: number }
-  | { kind: "reboot"; downMs?: number }
-  | { kind: Exclude<FaultKind, "slow" | "drip" | "huge" | "auth-skew" | "reboot"> };
+  | { kind: "slow"; delayMs?: number } |
+  { kind: "drip"; bytesPerTick?: number; tickMs?: number } |
+  { kind: "huge"; bytes?: number } |
+  { kind: "auth-skew"; jumpMs?: number } |
+  { kind: "reboot"; downMs?: number } |
+  { kind: Exclude<FaultKind, "slow" | "drip" | "huge" | "auth-skew" | "reboot"> };
 
 export interface FaultPhase {
   /** null: healthy for this phase. */

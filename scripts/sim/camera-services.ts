@@ -81,7 +81,7 @@ const dateTime = (name: string, f: DateTimeFields) =>
   el(
     name,
     el("tt:Time", el("tt:Hour", f.hour) + el("tt:Minute", f.minute) + el("tt:Second", f.second)) +
-      el("tt:Date", el("tt:Year", f.year) + el("tt:Month", f.month) + el("tt:Day", f.day)),
+    el("tt:Date", el("tt:Year", f.year) + el("tt:Month", f.month) + el("tt:Day", f.day)),
   );
 
 const HANDLERS: Record<OperationName, Handler> = {
@@ -111,21 +111,21 @@ const HANDLERS: Record<OperationName, Handler> = {
     const device = el(
       "tt:Device",
       el("tt:XAddr", `${s.baseUrl}${DEVICE_PATH}`) +
-        el("tt:Network", no("IPFilter", "ZeroConfiguration", "IPVersion6", "DynDNS")) +
-        el(
-          "tt:System",
-          no("DiscoveryResolve", "DiscoveryBye", "RemoteDiscovery", "SystemBackup", "SystemLogging", "FirmwareUpgrade") +
-            el("tt:SupportedVersions", el("tt:Major", 2) + el("tt:Minor", 60)),
-        ) +
-        el(
-          "tt:Security",
-          no("TLS1.1", "TLS1.2", "OnboardKeyGeneration", "AccessPolicyConfig", "X.509Token", "SAMLToken", "KerberosToken", "RELToken"),
-        ),
+      el("tt:Network", no("IPFilter", "ZeroConfiguration", "IPVersion6", "DynDNS")) +
+      el(
+        "tt:System",
+        no("DiscoveryResolve", "DiscoveryBye", "RemoteDiscovery", "SystemBackup", "SystemLogging", "FirmwareUpgrade") +
+        el("tt:SupportedVersions", el("tt:Major", 2) + el("tt:Minor", 60)),
+      ) +
+      el(
+        "tt:Security",
+        no("TLS1.1", "TLS1.2", "OnboardKeyGeneration", "AccessPolicyConfig", "X.509Token", "SAMLToken", "KerberosToken", "RELToken"),
+      ),
     );
     const media = el(
       "tt:Media",
       el("tt:XAddr", `${s.baseUrl}${MEDIA_PATH}`) +
-        el("tt:StreamingCapabilities", el("tt:RTPMulticast", false) + el("tt:RTP_TCP", true) + el("tt:RTP_RTSP_TCP", true)),
+      el("tt:StreamingCapabilities", el("tt:RTPMulticast", false) + el("tt:RTP_TCP", true) + el("tt:RTP_RTSP_TCP", true)),
     );
     // tt:Capabilities orders Analytics, Device, Events, Imaging, Media, PTZ.
     return el("tds:GetCapabilitiesResponse", el("tds:Capabilities", (want.has("Device") ? device : "") + (want.has("Media") ? media : "")));
@@ -138,17 +138,17 @@ const HANDLERS: Record<OperationName, Handler> = {
       el(
         "tds:Service",
         el("tds:Namespace", ns) +
-          el("tds:XAddr", `${s.baseUrl}${path}`) +
-          (include ? el("tds:Capabilities", caps) : "") +
-          el("tds:Version", el("tt:Major", 2) + el("tt:Minor", 60)),
+        el("tds:XAddr", `${s.baseUrl}${path}`) +
+        (include ? el("tds:Capabilities", caps) : "") +
+        el("tds:Version", el("tt:Major", 2) + el("tt:Minor", 60)),
       );
     const deviceCaps =
-      `<tds:Capabilities><tds:Network IPFilter="false" ZeroConfiguration="false" IPVersion6="false" DynDNS="false"/>` +
+      "<tds:Capabilities><tds:Network IPFilter=\"false\" ZeroConfiguration=\"false\" IPVersion6=\"false\" DynDNS=\"false\"/>" +
       `<tds:Security UsernameToken="true" HttpDigest="${s.httpDigest}" TLS1.2="false" DefaultAccessPolicy="false"/>` +
-      `<tds:System DiscoveryResolve="false" DiscoveryBye="false" RemoteDiscovery="false" SystemBackup="false" SystemLogging="false" FirmwareUpgrade="false"/></tds:Capabilities>`;
+      "<tds:System DiscoveryResolve=\"false\" DiscoveryBye=\"false\" RemoteDiscovery=\"false\" SystemBackup=\"false\" SystemLogging=\"false\" FirmwareUpgrade=\"false\"/></tds:Capabilities>";
     const mediaCaps =
       `<trt:Capabilities SnapshotUri="true" Rotation="false"><trt:ProfileCapabilities MaximumNumberOfProfiles="${s.profiles}"/>` +
-      `<trt:StreamingCapabilities RTPMulticast="false" RTP_TCP="true" RTP_RTSP_TCP="true"/></trt:Capabilities>`;
+      "<trt:StreamingCapabilities RTPMulticast=\"false\" RTP_TCP=\"true\" RTP_RTSP_TCP=\"true\"/></trt:Capabilities>";
     return el("tds:GetServicesResponse", service(NS.tds, DEVICE_PATH, deviceCaps) + service(NS.trt, MEDIA_PATH, mediaCaps));
   },
 
@@ -160,10 +160,10 @@ const HANDLERS: Record<OperationName, Handler> = {
     return el(
       "tds:GetDeviceInformationResponse",
       text("tds:Manufacturer", manufacturer) +
-        text("tds:Model", id.model) +
-        text("tds:FirmwareVersion", id.firmwareVersion) +
-        text("tds:SerialNumber", id.serialNumber) +
-        text("tds:HardwareId", id.hardwareId),
+      text("tds:Model", id.model) +
+      text("tds:FirmwareVersion", id.firmwareVersion) +
+      text("tds:SerialNumber", id.serialNumber) +
+      text("tds:HardwareId", id.hardwareId),
     );
   },
 
@@ -244,9 +244,9 @@ function profileXml(token: string, i: number, s: ServiceState): string {
     el(
       "tt:Multicast",
       el("tt:Address", el("tt:Type", "IPv4") + el("tt:IPv4Address", "0.0.0.0")) +
-        el("tt:Port", 0) +
-        el("tt:TTL", 1) +
-        el("tt:AutoStart", false),
+      el("tt:Port", 0) +
+      el("tt:TTL", 1) +
+      el("tt:AutoStart", false),
     ) +
     el("tt:SessionTimeout", "PT60S") +
     "</tt:VideoEncoderConfiguration>";

@@ -98,7 +98,7 @@ export function faultEnvelope(f: SoapFault): string {
     f.code === "VersionMismatch" ? `<env:Upgrade><env:SupportedEnvelope qname="ns:Envelope" xmlns:ns="${NS.env}"/></env:Upgrade>` : "";
   return envelope(
     `<env:Fault><env:Code><env:Value>env:${f.code}</env:Value>${subcodes}</env:Code>` +
-      `<env:Reason><env:Text xml:lang="en">${escapeXml(f.reason)}</env:Text></env:Reason>${detail}</env:Fault>`,
+    `<env:Reason><env:Text xml:lang="en">${escapeXml(f.reason)}</env:Text></env:Reason>${detail}</env:Fault>`,
     upgrade,
   );
 }

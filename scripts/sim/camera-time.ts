@@ -16,11 +16,11 @@
 
 type Rule =
   /** Mm.w.d: day d (0 = Sunday) of week w (1–5, 5 = last) of month m. */
-  | { kind: "M"; month: number; week: number; weekday: number; timeSec: number }
+  | { kind: "M"; month: number; week: number; weekday: number; timeSec: number } |
   /** Jn: day n (1–365), 29 February never counted. */
-  | { kind: "J"; day: number; timeSec: number }
+  { kind: "J"; day: number; timeSec: number } |
   /** n: zero-based day n (0–365), 29 February counted. */
-  | { kind: "n"; day: number; timeSec: number };
+  { kind: "n"; day: number; timeSec: number };
 
 export interface PosixTz {
   source: string;

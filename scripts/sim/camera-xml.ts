@@ -139,7 +139,7 @@ function splitQName(qname: string): [prefix: string, local: string] {
 
 function decodeEntities(raw: string, fail: (why: string) => never): string {
   return raw.replace(/&([^;&\s]*);?/g, (whole, name: string) => {
-    if (!whole.endsWith(";")) return fail(`bare '&' (write &amp;)`);
+    if (!whole.endsWith(";")) return fail("bare '&' (write &amp;)");
     if (name.startsWith("#")) {
       const code = name.startsWith("#x") ? Number.parseInt(name.slice(2), 16) : Number.parseInt(name.slice(1), 10);
       return Number.isInteger(code) && code > 0 && code <= 0x10ffff

@@ -248,7 +248,7 @@ class NetDeviceSim implements NetDevice {
     const length = filler ?? Buffer.byteLength(text);
     socket.write(
       `HTTP/1.1 ${status} ${phrase}\r\n` +
-        `Content-Type: text/plain\r\nContent-Length: ${length}\r\nServer: campus-sim-netdevice\r\nConnection: close\r\n\r\n`,
+      `Content-Type: text/plain\r\nContent-Length: ${length}\r\nServer: campus-sim-netdevice\r\nConnection: close\r\n\r\n`,
     );
     if (method === "HEAD") socket.end();
     else if (filler === undefined) socket.end(text);

@@ -24,8 +24,8 @@ function setup(opts: { maxConcurrency?: number; random?: () => number } = {}) {
 /** Values in turn, then `rest` forever. */
 const sequence =
   (values: number[], rest = 0.5) =>
-  () =>
-    values.shift() ?? rest;
+    () =>
+      values.shift() ?? rest;
 
 /** A job recording when each poll started (fake ms since the test began) and the signal it got. */
 function probe(id: string, params: Partial<Omit<PollJob, "id" | "run">> = {}, body: Body = () => "ok") {
@@ -61,10 +61,10 @@ const errMessage = (line: Line | undefined) => (line?.err as { message?: string 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)); // simulated device latency, on fake timers
 const slowly =
   (ms: number): Body =>
-  async (): Promise<PollOutcome> => {
-    await sleep(ms);
-    return "ok";
-  };
+    async (): Promise<PollOutcome> => {
+      await sleep(ms);
+      return "ok";
+    };
 const onAbort = (signal: AbortSignal) => new Promise<PollOutcome>((r) => signal.addEventListener("abort", () => r("failed")));
 const tick = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 let origin = 0;

@@ -27,6 +27,7 @@ export class Cameras {
     this.open.push(c);
     return c;
   }
+
   async closeAll(): Promise<void> {
     await Promise.all(this.open.splice(0).map((c) => c.close()));
   }

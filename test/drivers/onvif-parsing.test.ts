@@ -13,19 +13,19 @@ const env = (body: string) =>
 const fault = (sub: string, reason: string) =>
   env(
     `<env:Fault><env:Code><env:Value>env:Sender</env:Value><env:Subcode><env:Value>${sub}</env:Value></env:Subcode></env:Code>` +
-      `<env:Reason><env:Text xml:lang="en">${reason}</env:Text></env:Reason></env:Fault>`,
+    `<env:Reason><env:Text xml:lang="en">${reason}</env:Text></env:Reason></env:Fault>`,
   );
 
 describe("tolerant XML reading", () => {
   it("finds elements by local name whatever their prefix, with attributes and entities", () => {
-    const xml = `<a:Root><b:Item token="p&amp;1">x &lt; y</b:Item><Item token='two'/><c:Other>z</c:Other></a:Root>`;
+    const xml = "<a:Root><b:Item token=\"p&amp;1\">x &lt; y</b:Item><Item token='two'/><c:Other>z</c:Other></a:Root>";
     expect(find(xml, "Item").map((f) => attr(f.attrs, "token"))).toEqual(["p&1", "two"]);
     expect(text(xml, "Item")).toBe("x < y");
     expect(element(xml, "Missing")).toBeUndefined();
   });
 
   it("reads values that strict parsers reject: a bare ampersand, CDATA, replacement characters", () => {
-    const xml = `<tds:Model>Cam & Co \uFFFD</tds:Model><tds:FirmwareVersion><![CDATA[V5.5.0 <build>]]></tds:FirmwareVersion>`;
+    const xml = "<tds:Model>Cam & Co \uFFFD</tds:Model><tds:FirmwareVersion><![CDATA[V5.5.0 <build>]]></tds:FirmwareVersion>";
     expect(text(xml, "Model")).toBe("Cam & Co \uFFFD");
     expect(text(xml, "FirmwareVersion")).toBe("V5.5.0 <build>");
   });
@@ -182,13 +182,13 @@ describe("WS-Discovery", () => {
   const id = "urn:uuid:0b2c1a9e-1111-4222-8333-444455556666";
   // As a Hikvision camera answers (namespaces trimmed).
   const matches = (relatesTo: string) =>
-    `<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:wsadis="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery">` +
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:wsadis=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:d=\"http://schemas.xmlsoap.org/ws/2005/04/discovery\">" +
     `<env:Header><wsadis:MessageID>urn:uuid:aaaa</wsadis:MessageID><wsadis:RelatesTo>${relatesTo}</wsadis:RelatesTo>` +
-    `<wsadis:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsadis:Action></env:Header>` +
-    `<env:Body><d:ProbeMatches><d:ProbeMatch><wsadis:EndpointReference><wsadis:Address>urn:uuid:cam-1</wsadis:Address></wsadis:EndpointReference>` +
-    `<d:Types>dn:NetworkVideoTransmitter tds:Device</d:Types>` +
-    `<d:Scopes>onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/name/HIKVISION%20DS-2CD2143G2 onvif://www.onvif.org/hardware/DS-2CD2143G2-I onvif://www.onvif.org/location/city/hangzhou onvif://www.onvif.org/location/building/main</d:Scopes>` +
-    `<d:XAddrs>http://169.254.1.2/onvif/device_service http://10.1.2.50/onvif/device_service</d:XAddrs><d:MetadataVersion>10</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches></env:Body></env:Envelope>`;
+    "<wsadis:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsadis:Action></env:Header>" +
+    "<env:Body><d:ProbeMatches><d:ProbeMatch><wsadis:EndpointReference><wsadis:Address>urn:uuid:cam-1</wsadis:Address></wsadis:EndpointReference>" +
+    "<d:Types>dn:NetworkVideoTransmitter tds:Device</d:Types>" +
+    "<d:Scopes>onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/name/HIKVISION%20DS-2CD2143G2 onvif://www.onvif.org/hardware/DS-2CD2143G2-I onvif://www.onvif.org/location/city/hangzhou onvif://www.onvif.org/location/building/main</d:Scopes>" +
+    "<d:XAddrs>http://169.254.1.2/onvif/device_service http://10.1.2.50/onvif/device_service</d:XAddrs><d:MetadataVersion>10</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches></env:Body></env:Envelope>";
 
   it("parses a ProbeMatch answering our Probe, and ignores one answering someone else's", () => {
     const [m] = parseProbeMatches(matches(id), id);

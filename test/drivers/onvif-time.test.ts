@@ -17,13 +17,13 @@ function answer(o: { utc?: WallTime; local?: WallTime; tz?: string; dst?: boolea
     `<${p}${tag}><${p}Time><${p}Hour>${w.hour}</${p}Hour><${p}Minute>${w.minute}</${p}Minute><${p}Second>${w.second}</${p}Second></${p}Time>` +
     `<${p}Date><${p}Year>${w.year}</${p}Year><${p}Month>${w.month}</${p}Month><${p}Day>${w.day}</${p}Day></${p}Date></${p}${tag}>`;
   return (
-    `<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope"><SOAP-ENV:Body>` +
-    `<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>` +
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://www.w3.org/2003/05/soap-envelope\"><SOAP-ENV:Body>" +
+    "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>" +
     `<${p}DateTimeType>${o.mode ?? "NTP"}</${p}DateTimeType><${p}DaylightSavings>${o.dst ?? false}</${p}DaylightSavings>` +
     (o.tz === undefined ? "" : `<${p}TimeZone><${p}TZ>${o.tz}</${p}TZ></${p}TimeZone>`) +
     (o.utc ? dt("UTCDateTime", o.utc) : "") +
     (o.local ? dt("LocalDateTime", o.local) : "") +
-    `</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse></SOAP-ENV:Body></SOAP-ENV:Envelope>`
+    "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse></SOAP-ENV:Body></SOAP-ENV:Envelope>"
   );
 }
 

@@ -20,10 +20,10 @@ function probe(id: string, opts: { types?: string; scopes?: string; matchBy?: st
   const wsa = opts.wsa ?? WSA;
   const matchBy = opts.matchBy ? ` MatchBy="${opts.matchBy}"` : "";
   return Buffer.from(
-    `<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope" xmlns:dn="http://www.onvif.org/ver10/network/wsdl">` +
-      `<Header><wsa:MessageID xmlns:wsa="${wsa}">${id}</wsa:MessageID><wsa:To xmlns:wsa="${wsa}">urn:schemas-xmlsoap-org:ws:2005:04:discovery</wsa:To>` +
-      `<wsa:Action xmlns:wsa="${wsa}">${wsd}/Probe</wsa:Action></Header>` +
-      `<Body><Probe xmlns="${wsd}"><Types>${opts.types ?? "dn:NetworkVideoTransmitter"}</Types><Scopes${matchBy}>${opts.scopes ?? ""}</Scopes></Probe></Body></Envelope>`,
+    "<Envelope xmlns=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:dn=\"http://www.onvif.org/ver10/network/wsdl\">" +
+    `<Header><wsa:MessageID xmlns:wsa="${wsa}">${id}</wsa:MessageID><wsa:To xmlns:wsa="${wsa}">urn:schemas-xmlsoap-org:ws:2005:04:discovery</wsa:To>` +
+    `<wsa:Action xmlns:wsa="${wsa}">${wsd}/Probe</wsa:Action></Header>` +
+    `<Body><Probe xmlns="${wsd}"><Types>${opts.types ?? "dn:NetworkVideoTransmitter"}</Types><Scopes${matchBy}>${opts.scopes ?? ""}</Scopes></Probe></Body></Envelope>`,
   );
 }
 

@@ -46,11 +46,11 @@ export function securityHeader(t: Token): string {
   const password = t.text
     ? `<wsse:Password Type="${profile}#PasswordText">${t.password}</wsse:Password>`
     : `<wsse:Password Type="${profile}#PasswordDigest">${createHash("sha1")
-        .update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(t.password)]))
-        .digest("base64")}</wsse:Password>`;
+      .update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(t.password)]))
+      .digest("base64")}</wsse:Password>`;
   return (
-    `<wsse:Security s:mustUnderstand="1" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" ` +
-    `xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"><wsse:UsernameToken>` +
+    "<wsse:Security s:mustUnderstand=\"1\" xmlns:wsse=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd\" " +
+    "xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\"><wsse:UsernameToken>" +
     `<wsse:Username>${t.username}</wsse:Username>${password}` +
     `<wsse:Nonce EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary">${nonce.toString("base64")}</wsse:Nonce>` +
     `<wsu:Created>${created}</wsu:Created></wsse:UsernameToken></wsse:Security>`

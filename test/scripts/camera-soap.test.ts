@@ -116,7 +116,7 @@ describe("simulated ONVIF camera, SOAP operations", () => {
     const uri = async (name: string, token: string) =>
       soap(cam, op(name, TRT, `<ProfileToken>${token}</ProfileToken>`), admin, { path: "/onvif/media_service" });
     expect(descend((await uri("GetStreamUri", "Profile_2")).body, "GetStreamUriResponse", "MediaUri", "Uri")?.text).toBe(
-      `rtsp://127.0.0.1:8554/Streaming/Profile_2`,
+      "rtsp://127.0.0.1:8554/Streaming/Profile_2",
     );
     expect(descend((await uri("GetSnapshotUri", "Profile_1")).body, "GetSnapshotUriResponse", "MediaUri", "Uri")?.text).toBe(
       `${cam.url}onvif/snapshot?profile=Profile_1`,
