@@ -9,6 +9,7 @@
  * read here instead of guessed from messages.
  */
 import { DriverError } from "../contract.js";
+import { CLOSED, errnoCode, UNREACHABLE } from "../net-errors.js";
 import { isSoapEnvelope, type SoapFault, soapFault } from "./xml.js";
 
 /**
@@ -35,17 +36,6 @@ export class CallFailure extends DriverError {
     this.kind = kind;
     this.expired = options?.expired ?? false;
   }
-}
-
-const UNREACHABLE = new Set(["EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "EADDRNOTAVAIL"]);
-const CLOSED = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
-
-export function errnoCode(err: unknown): string | undefined {
-  // Node 20 tries every address of a name (autoSelectFamily) and reports an
-  // AggregateError when all fail; the first attempt's code is the telling one.
-  if (err instanceof AggregateError && err.errors.length > 0) return errnoCode(err.errors[0]);
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
 }
 
 /**

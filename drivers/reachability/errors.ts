@@ -4,20 +4,10 @@
  * network cannot produce (EHOSTUNREACH, EAI_AGAIN).
  */
 import { DriverError } from "../contract.js";
+import { CLOSED, errnoCode, UNREACHABLE } from "../net-errors.js";
 
 /** The step a poll was in when it failed; it changes what an error means. */
 export type Phase = "connect" | "tls" | "http";
-
-const UNREACHABLE = new Set(["EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "EADDRNOTAVAIL"]);
-const CLOSED = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
-
-export function errnoCode(err: unknown): string | undefined {
-  // Node 20 tries every address of a name (autoSelectFamily) and reports an
-  // AggregateError when all fail; the first attempt's code is the telling one.
-  if (err instanceof AggregateError && err.errors.length > 0) return errnoCode(err.errors[0]);
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
 
 export function toDriverError(err: unknown, phase: Phase, where: string): DriverError {
   if (err instanceof DriverError) return err;
