@@ -24,6 +24,7 @@ export class MemoryOutbox implements Outbox {
   // order: each class's map is its queue, oldest first.
   private readonly queues: Record<MessageClass, Map<number, Entry>> = { alarm: new Map(), event: new Map(), telemetry: new Map() };
   private readonly seqs = new Map<string, number>();
+  private readonly memory = new Map<string, string>();
   private readonly inFlight = new Map<number, MessageClass>();
   private readonly dropped = zeroCounts();
   private readonly listeners: EnqueueListeners;
@@ -59,6 +60,20 @@ export class MemoryOutbox implements Outbox {
     this.enforceCap();
     this.listeners.emit(message.klass);
     return { seq };
+  }
+
+  enqueueWithMemory(messages: readonly NewMessage[], memory: { key: string; value: string | null }): { seqs: number[] } {
+    this.assertOpen();
+    for (const m of messages) checkMessage(m);
+    const seqs = messages.map((m) => this.enqueue(m).seq);
+    if (memory.value === null) this.memory.delete(memory.key);
+    else this.memory.set(memory.key, memory.value);
+    return { seqs };
+  }
+
+  readMemory(key: string): string | undefined {
+    this.assertOpen();
+    return this.memory.get(key);
   }
 
   flush(): void {

@@ -37,6 +37,10 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE streams (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  `
+  -- State written in the same transaction as the messages it decided (enqueueWithMemory).
+  CREATE TABLE memory (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -119,6 +123,9 @@ export function prepareStatements(db: Database) {
     victims: db.prepare<[number, number, number], { id: number; bytes: number }>(
       "SELECT id, bytes FROM messages WHERE klass = ? AND id >= ? ORDER BY id LIMIT ?",
     ),
+    getMemory: db.prepare<[string], { value: string }>("SELECT value FROM memory WHERE key = ?"),
+    setMemory: db.prepare<[string, string]>("INSERT INTO memory (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    deleteMemory: db.prepare<[string]>("DELETE FROM memory WHERE key = ?"),
     addCounter: db.prepare<[string, number]>(
       "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
     ),

@@ -120,39 +120,73 @@ export class SqliteOutbox implements Outbox {
   enqueue(message: NewMessage): { seq: number } {
     this.assertOpen();
     checkMessage(message);
-    const { stream, klass } = message;
-    const seq = (this.seqs.get(stream) ?? 0) + 1;
-    const payload = message.render(seq);
-    const stored: StoredMessage = {
-      id: this.nextId,
-      stream,
-      klass,
-      seq,
-      topic: message.topic,
-      payload,
-      retain: message.retain,
-      createdAt: this.opts.clock.now(),
-    };
-    const bytes = messageBytes(stored.topic, payload);
+    const [entry] = this.prepare([message]) as [Buffered];
+    const { klass, stream } = entry.message;
     if (klass === "telemetry") {
-      this.buffer.set(stored.id, { message: stored, bytes });
+      this.buffer.set(entry.message.id, entry);
     } else {
       try {
-        this.commit({ message: stored, bytes });
+        this.commit([entry]);
       } catch (err) {
         throw new Error(`outbox: could not store ${klass} for ${stream}`, { cause: err });
       }
     }
-    this.nextId++;
-    this.seqs.set(stream, seq);
-    if (klass === "telemetry") this.dirty.add(stream);
-    this.depth[klass]++;
-    this.bytes += bytes;
+    this.accept([entry], klass === "telemetry");
+    return { seq: entry.message.seq };
+  }
+
+  enqueueWithMemory(messages: readonly NewMessage[], memory: { key: string; value: string | null }): { seqs: number[] } {
+    this.assertOpen();
+    for (const m of messages) checkMessage(m);
+    const entries = this.prepare(messages);
+    try {
+      this.commit(entries, memory);
+    } catch (err) {
+      throw new Error(`outbox: could not store ${entries.length} messages with memory ${memory.key}`, { cause: err });
+    }
+    this.accept(entries, false);
+    return { seqs: entries.map((e) => e.message.seq) };
+  }
+
+  readMemory(key: string): string | undefined {
+    this.assertOpen();
+    return this.st.getMemory.get(key)?.value;
+  }
+
+  /** Number and render messages, without storing them or moving any counter: a failed commit leaves no trace. */
+  private prepare(messages: readonly NewMessage[]): Buffered[] {
+    const next = new Map<string, number>();
+    return messages.map((message, i) => {
+      const seq = (next.get(message.stream) ?? this.seqs.get(message.stream) ?? 0) + 1;
+      next.set(message.stream, seq);
+      const payload = message.render(seq);
+      const stored: StoredMessage = {
+        id: this.nextId + i,
+        stream: message.stream,
+        klass: message.klass,
+        seq,
+        topic: message.topic,
+        payload,
+        retain: message.retain,
+        createdAt: this.opts.clock.now(),
+      };
+      return { message: stored, bytes: messageBytes(stored.topic, payload) };
+    });
+  }
+
+  /** The messages are stored (committed, or buffered when `buffered`): count them and tell the listeners. */
+  private accept(entries: readonly Buffered[], buffered: boolean): void {
+    for (const { message: m, bytes } of entries) {
+      this.nextId = m.id + 1;
+      this.seqs.set(m.stream, m.seq);
+      if (buffered) this.dirty.add(m.stream);
+      this.depth[m.klass]++;
+      this.bytes += bytes;
+    }
     this.enforceCap();
     if (this.buffer.size >= this.opts.batchSize) this.flushLogged();
     else this.armTimer();
-    this.listeners.emit(klass);
-    return { seq };
+    for (const { message } of entries) this.listeners.emit(message.klass);
   }
 
   flush(): void {
@@ -342,15 +376,14 @@ export class SqliteOutbox implements Outbox {
    * moved stream's last number, and the cap's pending deletions and counts.
    * Memory follows only once it committed.
    */
-  private commit(extra?: Buffered): void {
-    const rows = [...this.buffer.values()];
-    if (extra !== undefined) rows.push(extra);
+  private commit(extras: readonly Buffered[] = [], memory?: { key: string; value: string | null }): void {
+    const rows = [...this.buffer.values(), ...extras];
     const seqs: [string, number][] = [...this.dirty].map((stream) => [stream, this.seqs.get(stream) ?? 0]);
-    // `extra` is not in this.seqs yet: its number counts only if this commits.
-    if (extra !== undefined) seqs.push([extra.message.stream, extra.message.seq]);
+    // `extras` are not in this.seqs yet: their numbers count only if this commits (in order, so the last wins).
+    for (const { message } of extras) seqs.push([message.stream, message.seq]);
     const drops = [...this.pendingDrops];
     const dropped = this.pendingDropped;
-    if (rows.length === 0 && seqs.length === 0 && drops.length === 0 && dropped === 0) return;
+    if (rows.length === 0 && seqs.length === 0 && drops.length === 0 && dropped === 0 && memory === undefined) return;
     this.db.transaction(() => {
       for (const { message: m, bytes } of rows) {
         this.st.insert.run(m.id, CLASS_CODE[m.klass], m.stream, m.seq, m.topic, m.payload, m.retain ? 1 : 0, m.createdAt, bytes);
@@ -358,6 +391,10 @@ export class SqliteOutbox implements Outbox {
       for (const [stream, seq] of seqs) this.st.setSeq.run(stream, seq);
       for (const id of drops) this.st.deleteId.run(id);
       if (dropped > 0) this.st.addCounter.run("dropped.telemetry", dropped);
+      if (memory !== undefined) {
+        if (memory.value === null) this.st.deleteMemory.run(memory.key);
+        else this.st.setMemory.run(memory.key, memory.value);
+      }
     })();
     this.buffer.clear();
     this.dirty.clear();

@@ -57,6 +57,17 @@ export interface Outbox {
    * is dropped and counted; alarms and events are never dropped.
    */
   enqueue(message: NewMessage): { seq: number };
+  /**
+   * Append several messages and set one memory entry in one durable step:
+   * all of them are stored, or none. For state that decides whether an event
+   * is due (a door controller's last door state): remembering the state
+   * without its events, or the events without the state, would lose or repeat
+   * an event after a crash. `value: null` deletes the entry. Every message,
+   * telemetry included, is committed before this returns.
+   */
+  enqueueWithMemory(messages: readonly NewMessage[], memory: { key: string; value: string | null }): { seqs: number[] };
+  /** The memory entry last set by enqueueWithMemory, if any; survives restarts. */
+  readMemory(key: string): string | undefined;
   /** Commit buffered telemetry now. */
   flush(): void;
   /**

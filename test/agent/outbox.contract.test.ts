@@ -298,6 +298,36 @@ function outboxContract(name: string, factory: Factory): void {
       expect(outbox.stats().depth.event).toBe(1);
     });
 
+    it("stores several messages and a memory entry together, numbering each stream in order", () => {
+      const { outbox } = setup();
+      outbox.enqueue(msg("d", "telemetry", "t1"));
+      const { seqs } = outbox.enqueueWithMemory([msg("d", "event", "opened"), msg("d", "event", "forced"), msg("e", "alarm", "panic")], {
+        key: "door:d",
+        value: '{"door":"open"}',
+      });
+      expect(seqs).toEqual([2, 3, 1]);
+      expect(outbox.readMemory("door:d")).toBe('{"door":"open"}');
+      expect(tags(outbox.take(10))).toEqual(["panic", "opened", "forced", "t1"]);
+    });
+
+    it("replaces a memory entry on the next call and deletes it with a null value", () => {
+      const { outbox } = setup();
+      outbox.enqueueWithMemory([], { key: "k", value: "1" });
+      outbox.enqueueWithMemory([msg("d", "event", "x")], { key: "k", value: "2" });
+      expect(outbox.readMemory("k")).toBe("2");
+      outbox.enqueueWithMemory([], { key: "k", value: null });
+      expect(outbox.readMemory("k")).toBeUndefined();
+      expect(outbox.readMemory("never-set")).toBeUndefined();
+    });
+
+    it("tells onEnqueue listeners about every message stored with memory", () => {
+      const { outbox } = setup();
+      const seen: MessageClass[] = [];
+      outbox.onEnqueue((k) => seen.push(k));
+      outbox.enqueueWithMemory([msg("d", "event", "a"), msg("d", "alarm", "b")], { key: "k", value: "v" });
+      expect(seen).toEqual(["event", "alarm"]);
+    });
+
     it("closes idempotently, and then refuses every call with a clear error", () => {
       const { outbox } = setup();
       outbox.enqueue(msg("s", "event", "x"));
@@ -307,6 +337,8 @@ function outboxContract(name: string, factory: Factory): void {
       expect(() => outbox.take(1)).toThrow("outbox is closed");
       expect(() => outbox.stats()).toThrow("outbox is closed");
       expect(() => outbox.flush()).toThrow("outbox is closed");
+      expect(() => outbox.readMemory("k")).toThrow("outbox is closed");
+      expect(() => outbox.enqueueWithMemory([], { key: "k", value: "v" })).toThrow("outbox is closed");
     });
   });
 }

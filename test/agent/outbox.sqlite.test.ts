@@ -13,6 +13,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { pino } from "pino";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { systemClock } from "../../agent/clock.js";
+import { SCHEMA_VERSION } from "../../agent/outbox/sqlite-schema.js";
 import { SqliteOutbox, type SqliteOutboxOptions } from "../../agent/outbox/sqlite.js";
 import type { MessageClass, NewMessage } from "../../agent/outbox/types.js";
 
@@ -143,6 +144,33 @@ describe("SqliteOutbox durability", () => {
     expect(tags(reader.peek(10))).toEqual(["e1", "t1"]);
   });
 
+  it("keeps memory entries across a reopen, committed with their messages and without a flush", () => {
+    const path = tempPath();
+    const first = open(path);
+    first.enqueue(msg("d", "telemetry", "t"));
+    first.enqueueWithMemory([msg("d", "event", "opened")], { key: "door:d", value: "open" });
+    // No close: what enqueueWithMemory returned must already be in the file.
+    const second = open(path);
+    expect(second.readMemory("door:d")).toBe("open");
+    expect(second.peek(10).map((m) => m.payload)).toEqual(["opened", "t"]);
+    expect(second.enqueue(msg("d", "event", "next")).seq).toBe(3);
+    second.close();
+    first.close();
+  });
+
+  it("stores nothing, neither messages nor memory nor sequence numbers, when the memory write fails", () => {
+    const path = tempPath();
+    const outbox = open(path);
+    outbox.enqueueWithMemory([], { key: "k", value: "before" });
+    // A value SQLite refuses (NOT NULL) makes the transaction fail after the messages were inserted.
+    expect(() => outbox.enqueueWithMemory([msg("d", "event", "a")], { key: "k", value: undefined as unknown as string })).toThrow(/could not store/);
+    expect(outbox.readMemory("k")).toBe("before");
+    expect(outbox.stats().depth.event).toBe(0);
+    expect(outbox.enqueue(msg("d", "event", "b")).seq).toBe(1);
+    outbox.close();
+    expect(open(path).peek(10).map((m) => m.payload)).toEqual(["b"]);
+  });
+
   it("commits buffered telemetry on close", () => {
     const path = tempPath();
     const writer = SqliteOutbox.open({
@@ -158,13 +186,31 @@ describe("SqliteOutbox durability", () => {
     expect(tags(open(path).peek(10))).toEqual(["t1"]);
   });
 
+  it("upgrades a file written by the previous schema version without losing its messages", () => {
+    const path = tempPath();
+    const before = open(path);
+    before.enqueue(msg("s", "event", "e1"));
+    before.enqueue(msg("s", "telemetry", "t1"));
+    for (const outbox of opened.splice(0)) outbox.close();
+    // Back to version 1, as the first release left it: no memory table.
+    const raw = new BetterSqlite3(path);
+    raw.exec("DROP TABLE memory; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    raw.close();
+
+    const upgraded = open(path);
+    expect(upgraded.peek(10).map((m) => m.payload)).toEqual(["e1", "t1"]);
+    upgraded.enqueueWithMemory([msg("s", "event", "e2")], { key: "k", value: "v" });
+    expect(upgraded.readMemory("k")).toBe("v");
+    expect(upgraded.peek(10).map((m) => m.seq)).toEqual([1, 3, 2]);
+  });
+
   it("records its schema version, and refuses a file from a newer version without touching its data", () => {
     const path = tempPath();
     open(path).enqueue(msg("s", "event", "e1"));
     for (const outbox of opened.splice(0)) outbox.close();
 
     const raw = new BetterSqlite3(path);
-    expect(raw.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe("1");
+    expect(raw.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe(String(SCHEMA_VERSION));
     raw.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
     raw.close();
 
