@@ -1,0 +1,63 @@
+/**
+ * Options of one Modbus device (a unit id behind an endpoint), and the pure
+ * helpers that interpret them. No I/O: this is what the config loader runs.
+ * Not yet registered as a driver (drivers/registry.ts): the door driver will
+ * use it.
+ */
+import { z } from "zod";
+import type { Endpoint } from "./transport.js";
+import { type Profile, profileSchema } from "./profile.js";
+import { BUILTIN_PROFILE_NAMES, builtinProfile } from "./profiles/index.js";
+
+const ms = (what: string) => z.int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
+
+export const modbusOptionsSchema = z
+  .strictObject({
+    transport: z.enum(["tcp", "rtu", "rtu_over_tcp"]).describe("tcp: Modbus TCP; rtu: RTU on a serial port (RS-485); rtu_over_tcp: RTU frames through a serial gateway."),
+    host: z.string().regex(/^[A-Za-z0-9.:_-]+$/, { error: "expected a hostname or an IP address" }).optional().describe("For tcp and rtu_over_tcp."),
+    port: z.int().min(1).max(65535).optional().describe("For tcp and rtu_over_tcp. Default 502."),
+    path: z.string().startsWith("/", { error: "expected a device path such as /dev/ttyUSB0" }).optional().describe("For rtu: the serial device."),
+    baud_rate: z.int().positive().optional().describe("For rtu. Default 9600."),
+    parity: z.enum(["none", "even", "odd"]).optional().describe("For rtu. Default none (the spec's default is even: check the device)."),
+    data_bits: z.union([z.literal(7), z.literal(8)]).optional().describe("For rtu. Default 8."),
+    stop_bits: z.union([z.literal(1), z.literal(2)]).optional().describe("For rtu. Default 1."),
+    unit_id: z.int().min(0).max(255).default(1).describe("Unit id (slave address) of the device: 1-247 on a serial line; 1 or 255 for most TCP devices."),
+    profile: z
+      .union([z.string(), profileSchema])
+      .describe(`Register map: the name of a built-in profile (${BUILTIN_PROFILE_NAMES.join(", ")}) or a profile given inline.`),
+    request_timeout_ms: ms("a positive number of milliseconds").default(1000).describe("Deadline of one Modbus request."),
+    max_in_flight: z.int().min(1).max(256).default(16).describe("Requests pipelined at once on Modbus TCP; RTU always sends one at a time."),
+    close_after_poll: z.boolean().default(false).describe("Close the connection after each poll, for devices that accept a single client."),
+    busy_retries: z.int().min(0).max(10).default(2).describe("Retries of a read answered 'server busy' (exception 06), with backoff."),
+  })
+  .superRefine((o, ctx) => {
+    const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (typeof o.profile === "string" && builtinProfile(o.profile) === undefined) {
+      problem("profile", `unknown profile "${o.profile}": expected one of ${BUILTIN_PROFILE_NAMES.join(", ")}, or a profile inline`);
+    }
+    if (o.transport === "rtu") {
+      if (o.path === undefined) problem("path", "rtu needs the serial device path");
+      for (const k of ["host", "port"] as const) if (o[k] !== undefined) problem(k, `${k} is for tcp and rtu_over_tcp, not rtu`);
+    } else {
+      if (o.host === undefined) problem("host", `${o.transport} needs a host`);
+      for (const k of ["path", "baud_rate", "parity", "data_bits", "stop_bits"] as const) {
+        if (o[k] !== undefined) problem(k, `${k} is for rtu (a serial port), not ${o.transport}`);
+      }
+    }
+  });
+export type ModbusOptions = z.output<typeof modbusOptionsSchema>;
+
+export function endpointOf(o: ModbusOptions): Endpoint {
+  if (o.transport === "rtu") {
+    return { transport: "rtu", path: o.path ?? "", baud_rate: o.baud_rate ?? 9600, parity: o.parity ?? "none", data_bits: o.data_bits ?? 8, stop_bits: o.stop_bits ?? 1 };
+  }
+  return { transport: o.transport, host: o.host ?? "", port: o.port ?? 502 };
+}
+
+/** The profile the options name or hold (validated already by the schema). */
+export function profileOf(o: ModbusOptions): Profile {
+  if (typeof o.profile !== "string") return o.profile;
+  const p = builtinProfile(o.profile);
+  if (p === undefined) throw new Error(`unknown profile ${o.profile}`);
+  return p;
+}
