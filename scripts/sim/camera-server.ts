@@ -32,6 +32,7 @@ import {
   type SoapFault,
 } from "./camera-soap.js";
 import { type PosixTz, parsePosixTz } from "./camera-time.js";
+import { listenOn } from "./process.js";
 
 const MAX_REQUEST_BYTES = 1024 * 1024;
 const PRE_AUTH: Record<PreAuth, readonly OperationName[]> = {
@@ -198,7 +199,7 @@ export class CameraSim implements SimCamera {
     this.rebootTimer.unref();
   }
 
-  private listen(): Promise<void> {
+  private async listen(): Promise<void> {
     const server = http.createServer((req, res) => this.onRequest(req, res));
     server.on("connection", (s: net.Socket) => {
       this.counts.connections++;
@@ -208,15 +209,8 @@ export class CameraSim implements SimCamera {
     server.on("clientError", (_e, s) => s.destroy());
     // Drop connections of clients that vanished without closing (a hung answer included).
     server.setTimeout(120_000, (s) => s.destroy());
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: this.host, port: this.port }, () => {
-        server.off("error", reject);
-        this.server = server;
-        this.port = (server.address() as net.AddressInfo).port;
-        resolve();
-      });
-    });
+    this.port = await listenOn(server, this.host, this.port);
+    this.server = server;
   }
 
   private stopListening(): Promise<void> {

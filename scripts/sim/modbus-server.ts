@@ -15,6 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { FaultTable, type ModbusFault } from "./modbus-faults.js";
 import { EXCEPTION, exceptionPdu, handlePdu, mbapFrame, RegisterBank, requestRange } from "./modbus-pdu.js";
 import { openRtuSerial, RtuFramer, type RtuLink, rtuSilenceMs, writeRtuAnswer } from "./modbus-rtu.js";
+import { listenOn } from "./process.js";
 
 /**
  * How a request for a unit id the server does not host is treated:
@@ -178,7 +179,7 @@ export class ModbusSim {
     }
   }
 
-  private listen(port: number, onSocket: (s: net.Socket) => void): Promise<number> {
+  private async listen(port: number, onSocket: (s: net.Socket) => void): Promise<number> {
     const server = net.createServer((s) => {
       this.counts.connections++;
       this.sockets.add(s);
@@ -188,14 +189,9 @@ export class ModbusSim {
       s.on("error", () => s.destroy());
       onSocket(s);
     });
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: this.host, port }, () => {
-        server.off("error", reject);
-        this.servers.push(server);
-        resolve((server.address() as net.AddressInfo).port);
-      });
-    });
+    const bound = await listenOn(server, this.host, port);
+    this.servers.push(server);
+    return bound;
   }
 
   /**

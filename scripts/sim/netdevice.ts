@@ -20,7 +20,7 @@ import { STATUS_CODES } from "node:http";
 import net from "node:net";
 import tls from "node:tls";
 import { parseArgs } from "node:util";
-import { isMain, untilShutdown } from "./process.js";
+import { isMain, listenOn, untilShutdown } from "./process.js";
 
 export const BEHAVIOURS = ["normal", "slow", "unhealthy", "garbage", "blackhole", "reset", "refuse"] as const;
 export type Behaviour = (typeof BEHAVIOURS)[number];
@@ -170,21 +170,14 @@ class NetDeviceSim implements NetDevice {
     else if (!this.server) await this.listen();
   }
 
-  private listen(): Promise<void> {
+  private async listen(): Promise<void> {
     const server = this.opts.tls
       ? tls.createServer({ key: this.opts.tls.key, cert: this.opts.tls.cert }).on("secureConnection", (s) => this.onSocket(s))
       : net.createServer((s) => this.onSocket(s));
     // A client that fails the TLS handshake (an untrusting client) is expected.
     server.on("tlsClientError", () => {});
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: this.host, port: this.port }, () => {
-        server.off("error", reject);
-        this.server = server;
-        this.port = (server.address() as net.AddressInfo).port;
-        resolve();
-      });
-    });
+    this.port = await listenOn(server, this.host, this.port);
+    this.server = server;
   }
 
   private stopListening(): Promise<void> {

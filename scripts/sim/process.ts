@@ -1,8 +1,9 @@
 /**
- * Process plumbing shared by the simulator CLIs: "am I the entry file?" and
- * "when must I stop?". Node builtins only.
+ * Process plumbing shared by the simulators: "am I the entry file?", "when
+ * must I stop?" and "listen on this port". Node builtins only.
  */
 import { fstatSync, realpathSync } from "node:fs";
+import type { AddressInfo, Server } from "node:net";
 import { fileURLToPath } from "node:url";
 
 /** True when the module at moduleUrl is the file node was started with. */
@@ -77,4 +78,15 @@ function stdinIsPipe(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Listen, resolving with the bound port (port 0 picks a free one), or rejecting with the listen error. */
+export function listenOn(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port }, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
