@@ -19,6 +19,8 @@ import { payloadJsonSchemas, payloadSchemaFile } from "../../agent/mqtt/json-sch
 import { type LoadedConfig, parseConfig } from "../../config/load.js";
 import { type DriverFactory, defineDriver, type Identity } from "../../drivers/contract.js";
 import { DRIVERS } from "../../drivers/registry.js";
+import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
+import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
 
@@ -223,5 +225,37 @@ describe("Agent memory across restarts", () => {
     // The device was online before the restart and still is: no status change is reported.
     await second.sub.waitFor((msgs) => msgs.filter((m) => m.topic.endsWith("/cam-1/telemetry")).length >= 2);
     expect(second.sub.json("/cam-1/event").filter((e) => e.type === "status_changed")).toEqual([]);
+  });
+});
+
+describe("Agent with a Modbus door controller", () => {
+  it("publishes the controller's points as telemetry, its serial and firmware as identity, and a power loss as degraded mains_lost", async () => {
+    const { dir } = await setup(0);
+    const sim = await startModbusSim({ units: [1] });
+    cleanups.push(() => sim.close());
+    const door = new DoorControllerSim(sim.bank(1), { serial: 1001, firmware: [2, 3] });
+    const text = stringify({
+      campus: { id: "lincoln" },
+      gateway: { id: "gw-1" },
+      outbox: { path: "outbox.db", flush_interval_ms: 20 },
+      polling: { interval_ms: 300, timeout_ms: 200 },
+      devices: [
+        {
+          id: "door-a-main",
+          kind: "modbus-door",
+          category: "safety-critical",
+          location: { building: "A", room: "Main entrance" },
+          options: { transport: "tcp", host: "127.0.0.1", port: sim.tcpPort, unit_id: 1, profile: "generic-door" },
+        },
+      ],
+    });
+    const { sub } = await startAgent(parseConfig(text, { file: join(dir, "config.yaml"), drivers: DRIVERS }));
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/door-a-main/telemetry")));
+    expect(sub.json("/door-a-main/telemetry")[0]?.metrics).toMatchObject({ door_position: "closed", lock_state: "locked", mains_power: true });
+    await sub.waitFor((msgs) => msgs.some((m) => m.payload.includes("identity_changed")));
+    expect(sub.json("/door-a-main/event").find((e) => e.type === "identity_changed")?.to).toEqual({ serial: "1001", firmware: "2.3" });
+    door.powerLoss();
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/door-a-main/status") && m.payload.includes('"mains_lost"')));
+    expect(sub.json("/door-a-main/status").at(-1)).toMatchObject({ state: "degraded", reason: "mains_lost" });
   });
 });

@@ -1,0 +1,189 @@
+/**
+ * modbus-door: door controllers polled over Modbus (TCP, RTU on a serial
+ * line, RTU over TCP), their register map given by a profile.
+ *
+ * One poll = readUnit() of the device's profile through the transport of its
+ * endpoint. Devices on the same endpoint (a serial line, a gateway, a
+ * controller hosting several unit ids) share one connection: the driver
+ * keeps one transport per endpoint key, and closes it when the last device
+ * using it is forgotten. The endpoint's transport settings
+ * (request_timeout_ms, max_in_flight, close_after_poll) are those of the
+ * first device that opened it.
+ *
+ * Outcomes (see README.md, "Device kind modbus-door"):
+ * - the unit does not answer, or every read fails → the reader's DriverError
+ *   (timeout, refused, gateway_path, gateway_target, protocol, config…), as is;
+ * - it answers → a Reading whose metrics are every decoded point, by its
+ *   profile name, plus `reads`, `read_ms` and `read_errors`. Health is
+ *   degraded when the door controller reports a problem or some reads failed;
+ *   the most serious problem gives the reason, the text lists all of them.
+ *
+ * Door events (transitions of door_position, alarms) are not produced here yet.
+ */
+import { DriverError, defineDriver, type Identity, type MetricValue, type Reading, type ReasonCode } from "../contract.js";
+import { toModbusError } from "./errors.js";
+import { endpointOf, type ModbusOptions, modbusOptionsSchema, profileOf } from "./options.js";
+import type { Profile } from "./profile.js";
+import { readUnit, type UnitReading } from "./reader.js";
+import { endpointKey, ModbusTransport } from "./transport.js";
+import type { Logger } from "pino";
+
+export { type ModbusOptions, modbusOptionsSchema } from "./options.js";
+
+/** Milliseconds with 0.1 ms resolution. */
+const ms = (v: number) => Math.round(v * 10) / 10;
+
+interface Shared {
+  transport: ModbusTransport;
+  devices: Set<string>;
+}
+
+/**
+ * Transports by endpoint key, with the devices using each. (TransportPool has
+ * no way to release one endpoint, which forget() needs: this is the same
+ * pool, reference-counted.)
+ */
+class Endpoints {
+  private readonly byKey = new Map<string, Shared>();
+  private readonly keyOf = new Map<string, string>();
+  constructor(private readonly log: Logger) {}
+
+  acquire(deviceId: string, o: ModbusOptions): ModbusTransport {
+    const endpoint = endpointOf(o);
+    const key = endpointKey(endpoint);
+    const previous = this.keyOf.get(deviceId);
+    // Options changed without forget(): leave the old endpoint (closing it if it was the last device there).
+    if (previous !== undefined && previous !== key) void this.release(deviceId);
+    let shared = this.byKey.get(key);
+    if (shared === undefined) {
+      const transport = new ModbusTransport(endpoint, {
+        timeoutMs: o.request_timeout_ms,
+        maxInFlight: o.max_in_flight,
+        closeAfterPoll: o.close_after_poll,
+        log: this.log.child({ endpoint: key }),
+      });
+      shared = { transport, devices: new Set() };
+      this.byKey.set(key, shared);
+    }
+    shared.devices.add(deviceId);
+    this.keyOf.set(deviceId, key);
+    return shared.transport;
+  }
+
+  /** Drop a device; close its endpoint's connection when no device is left on it. */
+  release(deviceId: string): Promise<void> {
+    const key = this.keyOf.get(deviceId);
+    this.keyOf.delete(deviceId);
+    const shared = key === undefined ? undefined : this.byKey.get(key);
+    if (key === undefined || shared === undefined) return Promise.resolve();
+    shared.devices.delete(deviceId);
+    if (shared.devices.size > 0) return Promise.resolve();
+    this.byKey.delete(key);
+    return shared.transport.close();
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.byKey.values()];
+    this.byKey.clear();
+    this.keyOf.clear();
+    await Promise.all(all.map((s) => s.transport.close()));
+  }
+}
+
+export const modbusDoorDriver = defineDriver({
+  kind: "modbus-door",
+  description: "Door controllers over Modbus TCP, RTU (RS-485) or RTU over TCP: door, lock, alarms, power and battery from a register-map profile.",
+  optionsSchema: modbusOptionsSchema,
+  create({ log }) {
+    const endpoints = new Endpoints(log);
+    return {
+      poll: async (device, ctx) => {
+        if (ctx.signal.aborted) throw new DriverError("timeout", "deadline reached before the poll started", { cause: ctx.signal.reason });
+        const o = device.options;
+        const profile = profileOf(o);
+        const transport = endpoints.acquire(device.id, o);
+        let r: UnitReading;
+        try {
+          r = await readUnit(transport, o.unit_id, profile, { signal: ctx.signal, busyRetries: o.busy_retries });
+        } catch (e) {
+          // The reader throws ModbusErrors (DriverErrors) for whole-unit failures: rethrown as they are.
+          throw e instanceof DriverError ? e : toModbusError(e, transport.key);
+        }
+        return toReading(r, profile);
+      },
+      forget: (deviceId) => {
+        void endpoints.release(deviceId);
+      },
+      close: () => endpoints.close(),
+    };
+  },
+});
+
+interface Problem {
+  reason: ReasonCode;
+  text: string;
+}
+
+/** Most serious first: the first problem found gives the reason. */
+const SERIOUSNESS: readonly ReasonCode[] = ["tamper", "mains_lost", "battery_low", "config"];
+
+export function toReading(r: UnitReading, profile: Profile): Reading {
+  const metrics: Record<string, MetricValue> = {};
+  for (const [name, p] of Object.entries(r.points)) metrics[name] = p.value;
+  metrics.reads = r.timings.length;
+  metrics.read_ms = ms(Math.max(0, ...r.timings.map((t) => t.ms)));
+  metrics.read_errors = r.errors.length;
+
+  const problems: Problem[] = [];
+  const value = (name: string) => r.points[name]?.value;
+  if (value("tamper") === true) problems.push({ reason: "tamper", text: "tamper switch active (enclosure open or reader removed)" });
+  if (value("mains_power") === false) problems.push({ reason: "mains_lost", text: "mains power lost: running on battery" });
+  if (value("battery_low") === true) {
+    const v = value("battery_voltage");
+    problems.push({ reason: "battery_low", text: `battery low${typeof v === "number" ? ` (${v} V)` : ""}` });
+  }
+  if (r.errors.length > 0) {
+    // Exceptions 01-03 (config) or busy after its retries: the reason is the first error's code.
+    const first = r.errors[0];
+    problems.push({
+      reason: first?.code ?? "config",
+      text: `points not read: ${r.missing.join(", ")} (${r.errors.map((e) => e.message).join("; ")})`,
+    });
+  }
+  problems.sort((a, b) => rank(a.reason) - rank(b.reason));
+
+  const responseTimeMs = ms(r.responseTimeMs);
+  const identity = identityOf(r, profile);
+  const top = problems[0];
+  if (top !== undefined) {
+    return { health: "degraded", reason: top.reason, reasonText: problems.map((p) => p.text).join("; "), responseTimeMs, metrics, identity };
+  }
+  return { health: "ok", reason: "ok", reasonText: `answered ${r.timings.length} reads in ${responseTimeMs} ms`, responseTimeMs, metrics, identity };
+}
+
+function rank(reason: ReasonCode): number {
+  const i = SERIOUSNESS.indexOf(reason);
+  return i === -1 ? SERIOUSNESS.length : i;
+}
+
+function identityOf(r: UnitReading, profile: Profile): Identity {
+  const id: Identity = {};
+  const serial = r.points.serial_number?.value;
+  if (serial !== undefined && serial !== null && String(serial).trim() !== "") id.serial = String(serial).trim();
+  const fw = r.points.firmware_version?.value;
+  if (fw !== undefined && fw !== null) id.firmware = firmwareText(fw, profile.points.firmware_version?.type);
+  // vendor documents where the map came from; "none (…)" is the reference layout, not a manufacturer.
+  if (profile.vendor !== undefined && !/^none\b/i.test(profile.vendor)) id.manufacturer = profile.vendor;
+  return id;
+}
+
+/**
+ * The profile schema cannot say how a version is packed yet. A u16
+ * firmware_version of 256 or more is read as major << 8 | minor (the
+ * generic-door layout, and common): 0x0203 → "2.3". Anything else is shown
+ * as read.
+ */
+export function firmwareText(v: MetricValue, type: string | undefined): string {
+  if (type === "u16" && typeof v === "number" && Number.isInteger(v) && v >= 256 && v <= 0xffff) return `${v >> 8}.${v & 0xff}`;
+  return String(v).trim();
+}

@@ -1,0 +1,169 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { pino } from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { parse } from "yaml";
+import { buildConfigSchema } from "../../config/schema.js";
+import { systemClock } from "../../agent/clock.js";
+import { type DeviceRef, type Driver, DriverError } from "../../drivers/contract.js";
+import { firmwareText, type ModbusOptions, modbusDoorDriver, modbusOptionsSchema } from "../../drivers/modbus/index.js";
+import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
+import { type ModbusSim, startModbusSim } from "../../scripts/sim/modbus-server.js";
+
+const log = pino({ level: "silent" });
+const samplePath = fileURLToPath(new URL("../../drivers/modbus/sample.yaml", import.meta.url));
+
+const sims: ModbusSim[] = [];
+const drivers: Driver<ModbusOptions>[] = [];
+afterEach(async () => {
+  await Promise.all(drivers.splice(0).map((d) => d.close?.()));
+  await Promise.all(sims.splice(0).map((s) => s.close()));
+});
+
+/** A simulator with door controllers on units 1 (serial 1001, firmware 2.3) and 2 (serial 2002). */
+async function sim(): Promise<{ s: ModbusSim; door1: DoorControllerSim; door2: DoorControllerSim }> {
+  const s = await startModbusSim({ units: [1, 2] });
+  sims.push(s);
+  const door1 = new DoorControllerSim(s.bank(1), { serial: 1001, firmware: [2, 3] });
+  const door2 = new DoorControllerSim(s.bank(2), { serial: 2002 });
+  return { s, door1, door2 };
+}
+
+function driver(): Driver<ModbusOptions> {
+  const d = modbusDoorDriver.create({ log, clock: systemClock });
+  drivers.push(d);
+  return d;
+}
+
+function device(s: ModbusSim, id: string, unit: number, extra: Record<string, unknown> = {}): DeviceRef<ModbusOptions> {
+  const options = modbusOptionsSchema.parse({ transport: "tcp", host: "127.0.0.1", port: s.tcpPort, unit_id: unit, profile: "generic-door", ...extra });
+  return { id, timeoutMs: 2000, options };
+}
+
+const poll = (d: Driver<ModbusOptions>, dev: DeviceRef<ModbusOptions>) => d.poll(dev, { signal: AbortSignal.timeout(dev.timeoutMs), log });
+
+describe("modbus-door driver against the door simulator", () => {
+  it("reads a healthy door as ok, closed and locked, with battery voltage and identity", async () => {
+    const { s } = await sim();
+    const r = await poll(driver(), device(s, "door-1", 1));
+    expect(r.health).toBe("ok");
+    expect(r.reason).toBe("ok");
+    expect(r.metrics).toMatchObject({ door_position: "closed", lock_state: "locked", mains_power: true, tamper: false, battery_low: false, reads: 4, read_errors: 0 });
+    expect(r.metrics.battery_voltage).toBeCloseTo(13.65);
+    expect(r.metrics.read_ms).toEqual(expect.any(Number));
+    expect(r.identity).toEqual({ serial: "1001", firmware: "2.3" });
+  });
+
+  it("shows the door open after the simulator forces it", async () => {
+    const { s, door1 } = await sim();
+    const d = driver();
+    const dev = device(s, "door-1", 1);
+    expect((await poll(d, dev)).metrics.door_position).toBe("closed");
+    door1.force();
+    const r = await poll(d, dev);
+    expect(r.metrics).toMatchObject({ door_position: "open", forced_open_alarm: true, door_state: "forced_open" });
+  });
+
+  it("reports lost mains power as degraded with reason mains_lost", async () => {
+    const { s, door1 } = await sim();
+    door1.powerLoss();
+    const r = await poll(driver(), device(s, "door-1", 1));
+    expect([r.health, r.reason]).toEqual(["degraded", "mains_lost"]);
+    expect(r.reasonText).toMatch(/mains power lost/);
+  });
+
+  it("reports a drained battery as degraded with reason battery_low", async () => {
+    const { s, door1 } = await sim();
+    door1.batteryDrain();
+    const r = await poll(driver(), device(s, "door-1", 1));
+    expect([r.health, r.reason]).toEqual(["degraded", "battery_low"]);
+    expect(r.reasonText).toMatch(/battery low \(11 V\)/);
+  });
+
+  it("reports tamper as degraded with reason tamper, ahead of lost mains power, and names both", async () => {
+    const { s, door1 } = await sim();
+    door1.tamper();
+    door1.powerLoss();
+    const r = await poll(driver(), device(s, "door-1", 1));
+    expect([r.health, r.reason]).toEqual(["degraded", "tamper"]);
+    expect(r.reasonText).toMatch(/tamper.*; mains power lost/);
+  });
+
+  it("reports points whose read failed as degraded with reason config, naming them", async () => {
+    const { s } = await sim();
+    s.setFault(1, { kind: "exception", code: 2, fn: 3 });
+    const r = await poll(driver(), device(s, "door-1", 1));
+    expect([r.health, r.reason]).toEqual(["degraded", "config"]);
+    expect(r.reasonText).toMatch(/held_open_limit, battery_low_threshold/);
+    expect(r.metrics).toMatchObject({ door_position: "closed", read_errors: 1 });
+    expect(r.metrics).not.toHaveProperty("held_open_limit");
+  });
+
+  it("throws a timeout DriverError within the deadline when the unit does not answer", async () => {
+    const { s } = await sim();
+    const dev = { ...device(s, "door-9", 9, { request_timeout_ms: 200 }), timeoutMs: 1500 };
+    const started = performance.now();
+    const e = await poll(driver(), dev).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(DriverError);
+    expect((e as DriverError).code).toBe("timeout");
+    expect(performance.now() - started).toBeLessThan(dev.timeoutMs);
+  });
+
+  it("shares one connection between two devices on the same endpoint", async () => {
+    const { s } = await sim();
+    const d = driver();
+    const [a, b] = await Promise.all([poll(d, device(s, "door-1", 1)), poll(d, device(s, "door-2", 2))]);
+    expect([a.identity?.serial, b.identity?.serial]).toEqual(["1001", "2002"]);
+    await poll(d, device(s, "door-1", 1));
+    expect(s.stats().connections).toBe(1);
+  });
+
+  it("closes an endpoint's connection when its last device is forgotten", async () => {
+    const { s } = await sim();
+    const d = driver();
+    await poll(d, device(s, "door-1", 1));
+    await poll(d, device(s, "door-2", 2));
+    d.forget?.("door-1");
+    await poll(d, device(s, "door-2", 2));
+    expect(s.stats().connections).toBe(1);
+    d.forget?.("door-2");
+    await poll(d, device(s, "door-1", 1));
+    expect(s.stats().connections).toBe(2);
+  });
+
+  it("leaves no sockets behind after close", async () => {
+    const handles = () => process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap" || r === "TCPServerWrap" || r === "Timeout").length;
+    const before = handles();
+    const { s } = await sim();
+    const d = modbusDoorDriver.create({ log, clock: systemClock });
+    await poll(d, device(s, "door-1", 1));
+    expect(s.stats().connections).toBe(1);
+    await d.close?.();
+    await s.close();
+    sims.splice(0);
+    // Sockets of earlier tests may still be closing: never more than before this test began.
+    await vi.waitFor(() => expect(handles()).toBeLessThanOrEqual(before));
+  });
+});
+
+describe("modbus-door options and helpers", () => {
+  it("sample.yaml validates as devices of a campus config", () => {
+    const sample = parse(readFileSync(samplePath, "utf8")) as { devices: { options: unknown }[] };
+    expect(sample.devices.length).toBe(3);
+    const schema = buildConfigSchema([modbusDoorDriver]);
+    const cfg = schema.parse({ campus: { id: "demo" }, gateway: { id: "gw1" }, devices: sample.devices });
+    expect(cfg.devices.map((d) => d.kind)).toEqual(["modbus-door", "modbus-door", "modbus-door"]);
+    const transports = sample.devices.map((d) => modbusOptionsSchema.parse(d.options).transport);
+    expect(transports).toEqual(["tcp", "rtu", "rtu_over_tcp"]);
+  });
+
+  it("formats a packed u16 firmware version as major.minor and leaves anything else as read", () => {
+    expect(firmwareText(0x0203, "u16")).toBe("2.3");
+    expect(firmwareText(7, "u16")).toBe("7");
+    expect(firmwareText(0x0203, "u32")).toBe("515");
+    expect(firmwareText(" V1.4 ", "string")).toBe("V1.4");
+  });
+});
