@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
-import { CapEpisodes, checkMessage, closedError, EnqueueListeners, messageBytes, zeroCounts } from "./shared.js";
+import { CapEpisodes, checkMessage, closedError, EnqueueListeners, storedMessage, zeroCounts } from "./shared.js";
 import { MESSAGE_CLASSES, type MessageClass, type NewMessage, type Outbox, type OutboxStats, type StoredMessage } from "./types.js";
 
 export interface MemoryOutboxOptions {
@@ -42,18 +42,7 @@ export class MemoryOutbox implements Outbox {
     this.assertOpen();
     checkMessage(message);
     const seq = (this.seqs.get(message.stream) ?? 0) + 1;
-    const payload = message.render(seq);
-    const stored: StoredMessage = {
-      id: this.nextId++,
-      stream: message.stream,
-      klass: message.klass,
-      seq,
-      topic: message.topic,
-      payload,
-      retain: message.retain,
-      createdAt: this.opts.clock.now(),
-    };
-    const bytes = messageBytes(stored.topic, payload);
+    const { message: stored, bytes } = storedMessage(message, this.nextId++, seq, this.opts.clock.now());
     this.seqs.set(message.stream, seq);
     this.queues[message.klass].set(stored.id, { message: stored, bytes });
     this.bytes += bytes;

@@ -4,7 +4,7 @@
  * isolation, size-cap warnings).
  */
 import type { Logger } from "pino";
-import { MESSAGE_CLASSES, type MessageClass, type NewMessage } from "./types.js";
+import { MESSAGE_CLASSES, type MessageClass, type NewMessage, type StoredMessage } from "./types.js";
 
 /** Bytes a message holds against the size cap: topic + payload, UTF-8. */
 export function messageBytes(topic: string, payload: string): number {
@@ -93,4 +93,20 @@ export class CapEpisodes {
       );
     }
   }
+}
+
+/** A new message as both outboxes store it, rendered with its sequence number. */
+export function storedMessage(message: NewMessage, id: number, seq: number, createdAt: number): { message: StoredMessage; bytes: number } {
+  const payload = message.render(seq);
+  const stored: StoredMessage = {
+    id,
+    stream: message.stream,
+    klass: message.klass,
+    seq,
+    topic: message.topic,
+    payload,
+    retain: message.retain,
+    createdAt,
+  };
+  return { message: stored, bytes: messageBytes(stored.topic, payload) };
 }

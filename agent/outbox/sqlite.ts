@@ -23,7 +23,7 @@ import type { Database } from "better-sqlite3";
 import BetterSqlite3 from "better-sqlite3";
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
-import { CapEpisodes, checkMessage, closedError, EnqueueListeners, messageBytes, zeroCounts } from "./shared.js";
+import { CapEpisodes, checkMessage, closedError, EnqueueListeners, storedMessage, zeroCounts } from "./shared.js";
 import {
   CLASS_CODE,
   classOfCode,
@@ -159,18 +159,7 @@ export class SqliteOutbox implements Outbox {
     return messages.map((message, i) => {
       const seq = (next.get(message.stream) ?? this.seqs.get(message.stream) ?? 0) + 1;
       next.set(message.stream, seq);
-      const payload = message.render(seq);
-      const stored: StoredMessage = {
-        id: this.nextId + i,
-        stream: message.stream,
-        klass: message.klass,
-        seq,
-        topic: message.topic,
-        payload,
-        retain: message.retain,
-        createdAt: this.opts.clock.now(),
-      };
-      return { message: stored, bytes: messageBytes(stored.topic, payload) };
+      return storedMessage(message, this.nextId + i, seq, this.opts.clock.now());
     });
   }
 
