@@ -182,6 +182,7 @@ interface SchemaNode {
       getter?: () => SchemaNode;
       shape?: Record<string, SchemaNode>;
       element?: SchemaNode;
+      valueType?: SchemaNode;
       options?: SchemaNode[];
       discriminator?: string;
     };
@@ -208,10 +209,11 @@ function objectKeysAt(schema: z.ZodType, path: Path, input: unknown): string[] |
       const disc = def.discriminator;
       const tag = isObject(value) && disc ? value[disc] : undefined;
       next = def.options?.find((o) => (disc ? o._zod.propValues?.[disc]?.has(tag) : o._zod.def.type === "object"));
-    } else if (def.type === "object" || def.type === "array") {
+    } else if (def.type === "object" || def.type === "array" || def.type === "record") {
+      // A record (a profile's points, by name) has no fixed keys: its values' keys are checked.
       if (i === path.length) return def.type === "object" ? Object.keys(def.shape ?? {}) : undefined;
       const key = path[i++];
-      next = def.type === "object" ? def.shape?.[key] : def.element;
+      next = def.type === "object" ? def.shape?.[key] : def.type === "array" ? def.element : def.valueType;
       value = isObject(value) || Array.isArray(value) ? (value as Record<string | number, unknown>)[key] : undefined;
     }
     if (!next) return undefined;

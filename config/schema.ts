@@ -5,10 +5,17 @@
  *
  * Units live in names (`interval_ms`, `max_size_mb`). Device options are
  * validated by each driver's own schema, joined here by `kind`.
+ *
+ * Modbus register-map profiles are the one thing devices share: defined once
+ * under `modbus_profiles`, used by name from the options of any kind whose
+ * factory declares `modbusProfileOption`. The schema checks those names and
+ * puts each user profile itself in the options of the devices naming it.
  */
 import { validate as validateCron } from "node-cron";
 import { z } from "zod";
 import type { DriverFactory } from "../drivers/contract.js";
+import { PROFILE_NAME, type Profile, profileSchema } from "../drivers/modbus/profile.js";
+import { BUILTIN_PROFILE_NAMES, unknownProfileMessage } from "../drivers/modbus/profiles/index.js";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -154,6 +161,8 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
     }),
   );
   const kinds = drivers.map((d) => d.kind);
+  // Kind → the option that names or holds its Modbus profile.
+  const profileOptions = new Map(drivers.flatMap((d) => (d.modbusProfileOption === undefined ? [] : [[d.kind, d.modbusProfileOption] as const])));
   const device = z.discriminatedUnion("kind", variants as unknown as [(typeof variants)[0], ...(typeof variants)[number][]], {
     error: (iss) => {
       if (iss.code !== "invalid_union") return undefined;
@@ -185,6 +194,12 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
       log: z
         .strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") })
         .default({ level: "info" }),
+      modbus_profiles: z
+        .array(profileSchema)
+        .default([])
+        .describe(
+          `Register maps of your own Modbus devices, each used by name (options.profile: <name>) by any number of devices. Names must differ from each other and from the built-in profiles (${BUILTIN_PROFILE_NAMES.join(", ")}).`,
+        ),
       devices: z.array(device).default([]),
     })
     .superRefine(
@@ -202,6 +217,7 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
         }
         const seen = new Map<string, number>();
         const devices: unknown[] = Array.isArray(cfg.devices) ? cfg.devices : [];
+        checkModbusProfiles(cfg.modbus_profiles, devices, profileOptions, ctx);
         devices.forEach((d, i) => {
           if (!isObject(d)) return;
           if (typeof d.id === "string") {
@@ -224,7 +240,62 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
         });
       },
       { when: (payload) => isObject(payload.value) },
-    );
+    )
+    .transform((cfg) => resolveModbusProfiles(cfg, profileOptions));
+}
+
+/**
+ * Names under `modbus_profiles` are unique and none is a built-in's; every
+ * profile name a device gives is a user or built-in profile. Runs on raw
+ * values too (see the superRefine's `when`): only strings are looked at.
+ */
+function checkModbusProfiles(
+  profiles: unknown,
+  devices: readonly unknown[],
+  profileOptions: ReadonlyMap<string, string>,
+  ctx: z.RefinementCtx,
+): void {
+  const userProfiles = new Map<string, number>();
+  (Array.isArray(profiles) ? (profiles as unknown[]) : []).forEach((p, i) => {
+    if (!isObject(p) || typeof p.name !== "string") return;
+    const first = userProfiles.get(p.name);
+    const path = ["modbus_profiles", i, "name"];
+    if (BUILTIN_PROFILE_NAMES.includes(p.name)) {
+      ctx.addIssue({ code: "custom", path, message: `"${p.name}" is the name of a built-in profile: give yours another name` });
+    } else if (first !== undefined) {
+      ctx.addIssue({ code: "custom", path, message: `duplicate profile name "${p.name}" (also modbus_profiles[${first}].name)` });
+    } else userProfiles.set(p.name, i);
+  });
+  devices.forEach((d, i) => {
+    const key = isObject(d) && typeof d.kind === "string" ? profileOptions.get(d.kind) : undefined;
+    const name = key !== undefined && isObject(d) && isObject(d.options) ? d.options[key] : undefined;
+    // A malformed name is already reported by the driver's options schema.
+    if (key === undefined || typeof name !== "string" || !PROFILE_NAME.test(name)) return;
+    if (userProfiles.has(name) || BUILTIN_PROFILE_NAMES.includes(name)) return;
+    ctx.addIssue({ code: "custom", path: ["devices", i, "options", key], message: unknownProfileMessage(name, [...userProfiles.keys()]) });
+  });
+}
+
+/**
+ * The valid config with each device's name of a user profile replaced by
+ * that profile, so the driver gets the map itself and a change to a user
+ * profile is a change to every device using it (a reload compares devices
+ * whole). Built-in names stay names: the driver resolves them. Devices
+ * naming one profile share its object, which nothing modifies.
+ */
+function resolveModbusProfiles<C extends { modbus_profiles: Profile[]; devices: { kind: string; options: unknown }[] }>(
+  cfg: C,
+  profileOptions: ReadonlyMap<string, string>,
+): C {
+  const byName = new Map(cfg.modbus_profiles.map((p) => [p.name, p]));
+  for (const d of cfg.devices) {
+    const key = profileOptions.get(d.kind);
+    if (key === undefined || !isObject(d.options)) continue;
+    const name = d.options[key];
+    const profile = typeof name === "string" ? byName.get(name) : undefined;
+    if (profile !== undefined) d.options[key] = profile;
+  }
+  return cfg;
 }
 
 export type ConfigSchema = ReturnType<typeof buildConfigSchema>;

@@ -121,6 +121,13 @@ export interface DriverFactory<S extends z.ZodType = z.ZodType> {
   kind: string;
   description: string;
   optionsSchema: S;
+  /**
+   * For kinds whose options take a Modbus register-map profile
+   * (drivers/modbus/profile.ts): the key of that option. The config then
+   * accepts there the name of a profile under `modbus_profiles` too, checks
+   * every name, and hands the driver that profile itself in place of its name.
+   */
+  modbusProfileOption?: string;
   create(deps: DriverDeps): Driver<z.output<S>>;
 }
 

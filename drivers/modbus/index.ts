@@ -22,94 +22,54 @@
  */
 import { DriverError, defineDriver, type Identity, type MetricValue, type Reading, type ReasonCode } from "../contract.js";
 import { toModbusError } from "./errors.js";
+import { identityOf as identityOfPoints, identityProfile } from "./identity.js";
 import { endpointOf, type ModbusOptions, modbusOptionsSchema, profileOf } from "./options.js";
 import type { Profile } from "./profile.js";
 import { readUnit, type UnitReading } from "./reader.js";
-import { endpointKey, ModbusTransport } from "./transport.js";
-import type { Logger } from "pino";
+import { EndpointPool, type ModbusTransport } from "./transport.js";
 
 export { type ModbusOptions, modbusOptionsSchema } from "./options.js";
 
 /** Milliseconds with 0.1 ms resolution. */
 const ms = (v: number) => Math.round(v * 10) / 10;
 
-interface Shared {
-  transport: ModbusTransport;
-  devices: Set<string>;
-}
-
-/**
- * Transports by endpoint key, with the devices using each. (TransportPool has
- * no way to release one endpoint, which forget() needs: this is the same
- * pool, reference-counted.)
- */
-class Endpoints {
-  private readonly byKey = new Map<string, Shared>();
-  private readonly keyOf = new Map<string, string>();
-  constructor(private readonly log: Logger) {}
-
-  acquire(deviceId: string, o: ModbusOptions): ModbusTransport {
-    const endpoint = endpointOf(o);
-    const key = endpointKey(endpoint);
-    const previous = this.keyOf.get(deviceId);
-    // Options changed without forget(): leave the old endpoint (closing it if it was the last device there).
-    if (previous !== undefined && previous !== key) void this.release(deviceId);
-    let shared = this.byKey.get(key);
-    if (shared === undefined) {
-      const transport = new ModbusTransport(endpoint, {
-        timeoutMs: o.request_timeout_ms,
-        maxInFlight: o.max_in_flight,
-        closeAfterPoll: o.close_after_poll,
-        log: this.log.child({ endpoint: key }),
-      });
-      shared = { transport, devices: new Set() };
-      this.byKey.set(key, shared);
-    }
-    shared.devices.add(deviceId);
-    this.keyOf.set(deviceId, key);
-    return shared.transport;
-  }
-
-  /** Drop a device; close its endpoint's connection when no device is left on it. */
-  release(deviceId: string): Promise<void> {
-    const key = this.keyOf.get(deviceId);
-    this.keyOf.delete(deviceId);
-    const shared = key === undefined ? undefined : this.byKey.get(key);
-    if (key === undefined || shared === undefined) return Promise.resolve();
-    shared.devices.delete(deviceId);
-    if (shared.devices.size > 0) return Promise.resolve();
-    this.byKey.delete(key);
-    return shared.transport.close();
-  }
-
-  async close(): Promise<void> {
-    const all = [...this.byKey.values()];
-    this.byKey.clear();
-    this.keyOf.clear();
-    await Promise.all(all.map((s) => s.transport.close()));
-  }
-}
-
 export const modbusDoorDriver = defineDriver({
   kind: "modbus-door",
   description: "Door controllers over Modbus TCP, RTU (RS-485) or RTU over TCP: door, lock, alarms, power and battery from a register-map profile.",
   optionsSchema: modbusOptionsSchema,
+  modbusProfileOption: "profile",
   create({ log }) {
-    const endpoints = new Endpoints(log);
+    const endpoints = new EndpointPool(log);
+    const transportOf = (deviceId: string, o: ModbusOptions): ModbusTransport =>
+      endpoints.acquire(deviceId, endpointOf(o), {
+        timeoutMs: o.request_timeout_ms,
+        maxInFlight: o.max_in_flight,
+        closeAfterPoll: o.close_after_poll,
+      });
+    const read = async (transport: ModbusTransport, o: ModbusOptions, profile: Profile, signal: AbortSignal): Promise<UnitReading> => {
+      if (signal.aborted) throw new DriverError("timeout", "deadline reached before the poll started", { cause: signal.reason });
+      try {
+        return await readUnit(transport, o.unit_id, profile, { signal, busyRetries: o.busy_retries });
+      } catch (e) {
+        // The reader throws ModbusErrors (DriverErrors) for whole-unit failures: rethrown as they are.
+        throw e instanceof DriverError ? e : toModbusError(e, transport.key);
+      }
+    };
     return {
       poll: async (device, ctx) => {
-        if (ctx.signal.aborted) throw new DriverError("timeout", "deadline reached before the poll started", { cause: ctx.signal.reason });
         const o = device.options;
         const profile = profileOf(o);
-        const transport = endpoints.acquire(device.id, o);
-        let r: UnitReading;
-        try {
-          r = await readUnit(transport, o.unit_id, profile, { signal: ctx.signal, busyRetries: o.busy_retries });
-        } catch (e) {
-          // The reader throws ModbusErrors (DriverErrors) for whole-unit failures: rethrown as they are.
-          throw e instanceof DriverError ? e : toModbusError(e, transport.key);
-        }
+        const r = await read(transportOf(device.id, o), o, profile, ctx.signal);
         return toReading(r, profile);
+      },
+      // The inventory cron: only the identity registers (serial, firmware, model).
+      identify: async (device, ctx) => {
+        const o = device.options;
+        const profile = profileOf(o);
+        const cut = identityProfile(profile);
+        if (cut === undefined) return identityOfPoints({}, profile);
+        const r = await read(transportOf(device.id, o), o, cut, ctx.signal);
+        return identityOfPoints(r.points, profile);
       },
       forget: (deviceId) => {
         void endpoints.release(deviceId);
@@ -166,24 +126,7 @@ function rank(reason: ReasonCode): number {
   return i === -1 ? SERIOUSNESS.length : i;
 }
 
+/** Serial, firmware (as the profile's `format` says), model and manufacturer: identity.ts. */
 function identityOf(r: UnitReading, profile: Profile): Identity {
-  const id: Identity = {};
-  const serial = r.points.serial_number?.value;
-  if (serial !== undefined && serial !== null && String(serial).trim() !== "") id.serial = String(serial).trim();
-  const fw = r.points.firmware_version?.value;
-  if (fw !== undefined && fw !== null) id.firmware = firmwareText(fw, profile.points.firmware_version?.type);
-  // vendor documents where the map came from; "none (…)" is the reference layout, not a manufacturer.
-  if (profile.vendor !== undefined && !/^none\b/i.test(profile.vendor)) id.manufacturer = profile.vendor;
-  return id;
-}
-
-/**
- * The profile schema cannot say how a version is packed yet. A u16
- * firmware_version of 256 or more is read as major << 8 | minor (the
- * generic-door layout, and common): 0x0203 → "2.3". Anything else is shown
- * as read.
- */
-export function firmwareText(v: MetricValue, type: string | undefined): string {
-  if (type === "u16" && typeof v === "number" && Number.isInteger(v) && v >= 256 && v <= 0xffff) return `${v >> 8}.${v & 0xff}`;
-  return String(v).trim();
+  return identityOfPoints(r.points, profile);
 }

@@ -5,9 +5,10 @@
  * use it.
  */
 import { z } from "zod";
+import { DriverError } from "../contract.js";
 import type { Endpoint } from "./transport.js";
-import { type Profile, profileSchema } from "./profile.js";
-import { BUILTIN_PROFILE_NAMES, builtinProfile } from "./profiles/index.js";
+import { PROFILE_NAME, PROFILE_NAME_RULE, type Profile, profileSchema } from "./profile.js";
+import { BUILTIN_PROFILE_NAMES, builtinProfile, unknownProfileMessage } from "./profiles/index.js";
 
 const ms = (what: string) => z.int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
 
@@ -22,9 +23,13 @@ export const modbusOptionsSchema = z
     data_bits: z.union([z.literal(7), z.literal(8)]).optional().describe("For rtu. Default 8."),
     stop_bits: z.union([z.literal(1), z.literal(2)]).optional().describe("For rtu. Default 1."),
     unit_id: z.int().min(0).max(255).default(1).describe("Unit id (slave address) of the device: 1-247 on a serial line; 1 or 255 for most TCP devices."),
+    // A name is checked by the config (config/schema.ts), which alone knows
+    // the profiles under `modbus_profiles` and replaces their names by them.
     profile: z
-      .union([z.string(), profileSchema])
-      .describe(`Register map: the name of a built-in profile (${BUILTIN_PROFILE_NAMES.join(", ")}) or a profile given inline.`),
+      .union([z.string().regex(PROFILE_NAME, { error: `expected ${PROFILE_NAME_RULE}` }), profileSchema])
+      .describe(
+        `Register map: the name of a built-in profile (${BUILTIN_PROFILE_NAMES.join(", ")}) or of one under modbus_profiles, or a profile given inline.`,
+      ),
     request_timeout_ms: ms("a positive number of milliseconds").default(1000).describe("Deadline of one Modbus request."),
     max_in_flight: z.int().min(1).max(256).default(16).describe("Requests pipelined at once on Modbus TCP; RTU always sends one at a time."),
     close_after_poll: z.boolean().default(false).describe("Close the connection after each poll, for devices that accept a single client."),
@@ -32,9 +37,6 @@ export const modbusOptionsSchema = z
   })
   .superRefine((o, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
-    if (typeof o.profile === "string" && builtinProfile(o.profile) === undefined) {
-      problem("profile", `unknown profile "${o.profile}": expected one of ${BUILTIN_PROFILE_NAMES.join(", ")}, or a profile inline`);
-    }
     if (o.transport === "rtu") {
       if (o.path === undefined) problem("path", "rtu needs the serial device path");
       for (const k of ["host", "port"] as const) if (o[k] !== undefined) problem(k, `${k} is for tcp and rtu_over_tcp, not rtu`);
@@ -54,10 +56,14 @@ export function endpointOf(o: ModbusOptions): Endpoint {
   return { transport: o.transport, host: o.host ?? "", port: o.port ?? 502 };
 }
 
-/** The profile the options name or hold (validated already by the schema). */
+/**
+ * The profile the options hold or name. Options loaded through the config
+ * hold a user profile itself and name only built-in ones (the config checked
+ * the name); any other name is a config error, not worth retrying.
+ */
 export function profileOf(o: ModbusOptions): Profile {
   if (typeof o.profile !== "string") return o.profile;
   const p = builtinProfile(o.profile);
-  if (p === undefined) throw new Error(`unknown profile ${o.profile}`);
+  if (p === undefined) throw new DriverError("config", unknownProfileMessage(o.profile, []), { retryable: false });
   return p;
 }

@@ -46,8 +46,11 @@ export const SEMANTIC_POINTS = {
   mains_power: { kind: "state", states: [] },
   battery_voltage: { kind: "number", states: [] },
   battery_low: { kind: "state", states: [] },
+  /** Text as read, or a packed version number: see the point's `format`. */
   firmware_version: { kind: "text", states: [] },
   serial_number: { kind: "text", states: [] },
+  /** The device's model, when it reports one; else the profile's `model`. */
+  model: { kind: "text", states: [] },
   uptime: { kind: "number", states: [] },
 } as const satisfies Record<string, { kind: "state" | "number" | "text"; states: readonly string[] }>;
 export type SemanticPoint = keyof typeof SEMANTIC_POINTS;
@@ -57,10 +60,33 @@ export function isSemanticPoint(name: string): name is SemanticPoint {
   return Object.hasOwn(SEMANTIC_POINTS, name);
 }
 
+/**
+ * How a firmware_version point's raw value reads as a version, and the point
+ * types each packing fits. Vendors pack versions in many ways and a number
+ * alone does not say which: 515 may be 2.3 (bytes), 5.15 (hundredths) or
+ * release 515. The profile says it; nothing is guessed.
+ */
+export const FIRMWARE_FORMATS = {
+  /** The value as decoded (after scale, offset or enum), as text, trimmed: "V1.4 " → "V1.4", 215 → "215". */
+  as_read: { types: POINT_TYPES },
+  /** u16, high byte . low byte: 0x0203 → "2.3". */
+  major_minor: { types: ["u16"] },
+  /** u32, byte 2 . byte 1 . byte 0 (the top byte is not used): 0x00020301 → "2.3.1". */
+  major_minor_patch: { types: ["u32"] },
+  /** An unsigned integer in hundredths, shown with two decimals: 215 → "2.15", 300 → "3.00". */
+  hundredths: { types: ["u16", "u32"] },
+} as const satisfies Record<string, { types: readonly PointType[] }>;
+export type FirmwareFormat = keyof typeof FIRMWARE_FORMATS;
+export const FIRMWARE_FORMAT_NAMES = Object.keys(FIRMWARE_FORMATS) as [FirmwareFormat, ...FirmwareFormat[]];
+
 /** zod reports a record key that fails its schema as "Invalid key in record": say what a key must be. */
 const keyError = (message: string) => (issue: { code?: string }) => (issue.code === "invalid_key" ? message : undefined);
 
 const POINT_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** Profile names: what a device's `profile` option gives to use a built-in profile or one of the config's `modbus_profiles`. */
+export const PROFILE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const PROFILE_NAME_RULE = "a lower-case profile name (letters, digits, '.', '_', '-')";
 
 export const pointSchema = z.strictObject({
   table: z.enum(TABLES).describe("coil (FC 1), discrete_input (FC 2), holding (FC 3) or input (FC 4) register."),
@@ -81,6 +107,12 @@ export const pointSchema = z.strictObject({
     .optional()
     .describe('Meaning of each raw value, e.g. { "0": "closed", "1": "open" }. The reading is the label.'),
   invert: z.boolean().optional().describe("For bool and bit: the point is active when the bit is 0."),
+  format: z
+    .enum(FIRMWARE_FORMAT_NAMES)
+    .optional()
+    .describe(
+      'For firmware_version: how the version is packed. as_read (default): the value as decoded, trimmed; major_minor (u16): 0x0203 → "2.3"; major_minor_patch (u32): 0x00020301 → "2.3.1"; hundredths (u16, u32): 215 → "2.15".',
+    ),
   description: z.string().optional().describe("What the point is, for people."),
 });
 export type Point = z.output<typeof pointSchema>;
@@ -89,10 +121,14 @@ export const profileSchema = z
   .strictObject({
     name: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { error: "expected a lower-case profile name (letters, digits, '.', '_', '-')" })
-      .describe("Profile name; devices may refer to a built-in profile by it."),
+      .regex(PROFILE_NAME, { error: `expected ${PROFILE_NAME_RULE}` })
+      .describe("Profile name; devices refer to a built-in profile, or to one under modbus_profiles, by it."),
     description: z.string().optional().describe("What devices the profile is for."),
-    vendor: z.string().optional().describe("Manufacturer, and models, the map was taken from."),
+    vendor: z
+      .string()
+      .optional()
+      .describe("Manufacturer the map was taken from: the devices' identity.manufacturer, unless it starts with \"none\" (a layout that is no one's product)."),
+    model: z.string().min(1).optional().describe("Model the profile is for: the devices' identity.model when they have no `model` point."),
     word_order: z.enum(WORD_ORDERS).default("big").describe("Default word order of 32-bit points."),
     max_gap: z
       .int()
@@ -146,8 +182,22 @@ function pointProblems(name: string, p: Point): string[] {
   }
   const end = p.address + pointWidth(p) - 1;
   if (p.address <= 65535 && end > 65535) out.push(`spans addresses ${p.address}-${end}, past the last address 65535`);
+  out.push(...formatProblems(name, p));
   if (isSemanticPoint(name)) out.push(...semanticProblems(name, p));
   return out;
+}
+
+/** `format` says how a firmware version is packed: only on firmware_version, and only on a type that can hold that packing. */
+function formatProblems(name: string, p: Point): string[] {
+  const format = p.format;
+  if (format === undefined) return [];
+  if (name !== "firmware_version") return [`\`format\` is only for firmware_version (it says how a version number is packed), not for ${name}`];
+  const types: readonly PointType[] = FIRMWARE_FORMATS[format].types;
+  if (!types.includes(p.type)) return [`format ${format} needs type ${types.join(" or ")} (found ${p.type})`];
+  if (format !== "as_read" && (p.scale !== undefined || p.offset !== undefined || p.enum !== undefined)) {
+    return [`format ${format} reads the raw value: it cannot be combined with scale, offset or enum`];
+  }
+  return [];
 }
 
 function semanticProblems(name: SemanticPoint, p: Point): string[] {

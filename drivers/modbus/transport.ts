@@ -339,24 +339,54 @@ function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<
   });
 }
 
-/** One transport per endpoint key, shared by every unit behind it. */
-export class TransportPool {
-  private readonly transports = new Map<string, ModbusTransport>();
-  constructor(private readonly defaults: TransportSettings) {}
+/**
+ * One transport per endpoint, shared by the devices behind it (unit ids on
+ * one serial line, one gateway, one controller), reference-counted: a
+ * device acquires the transport of its endpoint, and the connection is
+ * closed when the last device using it is released. The endpoint's
+ * settings are those given by the first device that opened it.
+ */
+export class EndpointPool {
+  private readonly byKey = new Map<string, { transport: ModbusTransport; devices: Set<string> }>();
+  private readonly keyOf = new Map<string, string>();
+  constructor(private readonly log: Logger) {}
 
-  get(endpoint: Endpoint, settings: Partial<TransportSettings> = {}): ModbusTransport {
+  acquire(deviceId: string, endpoint: Endpoint, settings: Omit<TransportSettings, "log">): ModbusTransport {
     const key = endpointKey(endpoint);
-    let t = this.transports.get(key);
-    if (t === undefined) {
-      t = new ModbusTransport(endpoint, { ...this.defaults, ...settings });
-      this.transports.set(key, t);
+    const previous = this.keyOf.get(deviceId);
+    // The device moved (options changed without a release): leave the old endpoint first.
+    if (previous !== undefined && previous !== key) void this.release(deviceId);
+    let shared = this.byKey.get(key);
+    if (shared === undefined) {
+      shared = { transport: new ModbusTransport(endpoint, { ...settings, log: this.log.child({ endpoint: key }) }), devices: new Set() };
+      this.byKey.set(key, shared);
     }
-    return t;
+    shared.devices.add(deviceId);
+    this.keyOf.set(deviceId, key);
+    return shared.transport;
+  }
+
+  /** Drop a device; close its endpoint's connection when no device is left on it. */
+  release(deviceId: string): Promise<void> {
+    const key = this.keyOf.get(deviceId);
+    this.keyOf.delete(deviceId);
+    const shared = key === undefined ? undefined : this.byKey.get(key);
+    if (key === undefined || shared === undefined) return Promise.resolve();
+    shared.devices.delete(deviceId);
+    if (shared.devices.size > 0) return Promise.resolve();
+    this.byKey.delete(key);
+    return shared.transport.close();
+  }
+
+  /** Endpoints open, for tests and diagnostics. */
+  get size(): number {
+    return this.byKey.size;
   }
 
   async close(): Promise<void> {
-    const all = [...this.transports.values()];
-    this.transports.clear();
-    await Promise.all(all.map((t) => t.close()));
+    const all = [...this.byKey.values()];
+    this.byKey.clear();
+    this.keyOf.clear();
+    await Promise.all(all.map((s) => s.transport.close()));
   }
 }

@@ -52,6 +52,14 @@ describe("configJsonSchema", () => {
     for (const yaml of bad) expect(validate(parseYaml(yaml)), yaml).toBe(false);
   });
 
+  test("checks modbus_profiles for editors: a good profile passes, a misspelt point field or an unknown format does not", () => {
+    const validate = validator();
+    const point = (extra: string) => `${BASE}modbus_profiles:\n  - name: acme\n    points:\n      firmware_version: {table: input, address: 0, type: u16${extra}}\n`;
+    expect(validate(parseYaml(point(", format: major_minor"))), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate(parseYaml(point(", adress: 1")))).toBe(false);
+    expect(validate(parseYaml(point(", format: semver")))).toBe(false);
+  });
+
   test("marks defaulted fields optional and carries their defaults for editors", () => {
     const schema = configJsonSchema(TEST_DRIVERS) as { required?: string[]; properties: Record<string, { default?: unknown }> };
     expect(schema.required).toEqual(["campus", "gateway"]);

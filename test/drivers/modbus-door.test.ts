@@ -6,7 +6,8 @@ import { parse } from "yaml";
 import { buildConfigSchema } from "../../config/schema.js";
 import { systemClock } from "../../agent/clock.js";
 import { type DeviceRef, type Driver, DriverError } from "../../drivers/contract.js";
-import { firmwareText, type ModbusOptions, modbusDoorDriver, modbusOptionsSchema } from "../../drivers/modbus/index.js";
+import { type ModbusOptions, modbusDoorDriver, modbusOptionsSchema } from "../../drivers/modbus/index.js";
+import { genericDoor } from "../../drivers/modbus/profiles/generic-door.js";
 import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
 import { type ModbusSim, startModbusSim } from "../../scripts/sim/modbus-server.js";
 
@@ -52,6 +53,43 @@ describe("modbus-door driver against the door simulator", () => {
     expect(r.metrics.battery_voltage).toBeCloseTo(13.65);
     expect(r.metrics.read_ms).toEqual(expect.any(Number));
     expect(r.identity).toEqual({ serial: "1001", firmware: "2.3" });
+  });
+
+  it("reads the firmware as the profile's format says, also below 256: generic-door's 0x0009 is 0.9, not 9", async () => {
+    const s = await startModbusSim({ units: [1] });
+    sims.push(s);
+    new DoorControllerSim(s.bank(1), { serial: 7, firmware: [0, 9] });
+    const r = await poll(driver(), device(s, "door-1", 1));
+    expect(r.identity).toEqual({ serial: "7", firmware: "0.9" });
+  });
+
+  it("reports the profile's vendor and model as the door's manufacturer and model", async () => {
+    const { s } = await sim();
+    const acme = { ...genericDoor, name: "acme-dc-1", vendor: "ACME Access", model: "DC-1" };
+    const r = await poll(driver(), device(s, "door-1", 1, { profile: acme }));
+    expect(r.identity).toEqual({ serial: "1001", firmware: "2.3", manufacturer: "ACME Access", model: "DC-1" });
+  });
+
+  it("identify() reads only the identity registers, in one request for generic-door", async () => {
+    const { s, door1 } = await sim();
+    const before = s.stats().requests;
+    const identity = await driver().identify?.(device(s, "door-1", 1), { signal: AbortSignal.timeout(2000), log });
+    expect(identity).toEqual({ serial: "1001", firmware: "2.3" });
+    expect(s.stats().requests - before).toBe(1);
+    // A swapped controller answers with its own serial at the next inventory run.
+    door1.bank.define("inputRegisters", 2, [0, 4242]);
+    expect(await driver().identify?.(device(s, "door-1", 1), { signal: AbortSignal.timeout(2000), log })).toMatchObject({ serial: "4242" });
+  });
+
+  it("identify() of a profile without identity points reports what the profile says, without a request", async () => {
+    const { s } = await sim();
+    const before = s.stats().requests;
+    const io = await driver().identify?.(device(s, "io-1", 1, { profile: { name: "io", vendor: "ACME I/O", model: "IO-8", points: { in_1: { table: "discrete_input", address: 0, type: "bool" } } } }), {
+      signal: AbortSignal.timeout(2000),
+      log,
+    });
+    expect(io).toEqual({ manufacturer: "ACME I/O", model: "IO-8" });
+    expect(s.stats().requests).toBe(before);
   });
 
   it("shows the door open after the simulator forces it", async () => {
@@ -158,12 +196,5 @@ describe("modbus-door options and helpers", () => {
     expect(cfg.devices.map((d) => d.kind)).toEqual(["modbus-door", "modbus-door", "modbus-door"]);
     const transports = sample.devices.map((d) => modbusOptionsSchema.parse(d.options).transport);
     expect(transports).toEqual(["tcp", "rtu", "rtu_over_tcp"]);
-  });
-
-  it("formats a packed u16 firmware version as major.minor and leaves anything else as read", () => {
-    expect(firmwareText(0x0203, "u16")).toBe("2.3");
-    expect(firmwareText(7, "u16")).toBe("7");
-    expect(firmwareText(0x0203, "u32")).toBe("515");
-    expect(firmwareText(" V1.4 ", "string")).toBe("V1.4");
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { decode, emptyBanks } from "../../drivers/modbus/decode.js";
+import { DriverError } from "../../drivers/contract.js";
+import { decode, type DecodedPoint, emptyBanks } from "../../drivers/modbus/decode.js";
+import { firmwareText, identityOf, identityProfile } from "../../drivers/modbus/identity.js";
 import { endpointOf, modbusOptionsSchema, profileOf } from "../../drivers/modbus/options.js";
 import { planReads } from "../../drivers/modbus/plan.js";
 import { type Profile, type ProfileInput, profileProblems, profileSchema } from "../../drivers/modbus/profile.js";
@@ -258,13 +260,140 @@ describe("modbus device options", () => {
     expect(profileOf(inline).points.door_position?.address).toBe(3);
   });
 
-  it("rejects an unknown profile name, serial settings on TCP, a missing path, and reports inline profile problems by path", () => {
-    expect(issues({ transport: "tcp", host: "a", profile: "nope" })).toEqual([
-      'profile: unknown profile "nope": expected one of generic-door, vendor-dc-le, io-8di, or a profile inline',
-    ]);
+  it("rejects a malformed profile name, serial settings on TCP, a missing path, and reports inline profile problems by path", () => {
+    expect(issues({ transport: "tcp", host: "a", profile: "Generic Door" }).join("\n")).toMatch(/^profile: .*expected a lower-case profile name/);
     expect(issues({ transport: "tcp", host: "a", parity: "even", profile: "io-8di" })).toEqual(["parity: parity is for rtu (a serial port), not tcp"]);
     expect(issues({ transport: "rtu", profile: "io-8di" })).toEqual(["path: rtu needs the serial device path"]);
     const bad = issues({ transport: "tcp", host: "a", profile: { name: "x", points: { tamper: { table: "holding", address: 0, type: "u16" } } } });
     expect(bad.join("\n")).toMatch(/tamper is true or false/);
+  });
+
+  it("leaves a well-formed profile name to the config, and profileOf refuses a name that is not built-in as a config error", () => {
+    // Only the config knows the profiles under modbus_profiles (test/config/modbus-profiles.test.ts checks the names).
+    const o = modbusOptionsSchema.parse({ transport: "tcp", host: "a", profile: "acme-dc-200" });
+    expect(() => profileOf(o)).toThrow(DriverError);
+    expect(() => profileOf(o)).toThrow(/unknown profile "acme-dc-200": expected one of generic-door, vendor-dc-le, io-8di \(built-in\)/);
+  });
+});
+
+describe("modbus firmware format and model", () => {
+  const fw = (spec: Record<string, unknown>) => problems({ firmware_version: { table: "holding", address: 0, ...spec } });
+
+  it("accepts each format on a type that can hold it", () => {
+    expect(fw({ type: "string", length: 4, format: "as_read" })).toEqual([]);
+    expect(fw({ type: "u16", format: "major_minor" })).toEqual([]);
+    expect(fw({ type: "u32", format: "major_minor_patch" })).toEqual([]);
+    expect(fw({ type: "u16", format: "hundredths" })).toEqual([]);
+    expect(fw({ type: "u32", format: "hundredths" })).toEqual([]);
+  });
+
+  it("rejects a format that does not fit the point's type", () => {
+    expect(fw({ type: "u32", format: "major_minor" })).toEqual(["points.firmware_version: format major_minor needs type u16 (found u32)"]);
+    expect(fw({ type: "u16", format: "major_minor_patch" })).toEqual(["points.firmware_version: format major_minor_patch needs type u32 (found u16)"]);
+    expect(fw({ type: "string", length: 2, format: "hundredths" })).toEqual(["points.firmware_version: format hundredths needs type u16 or u32 (found string)"]);
+    expect(fw({ type: "i16", format: "hundredths" })).toEqual(["points.firmware_version: format hundredths needs type u16 or u32 (found i16)"]);
+  });
+
+  it("rejects a packed format combined with scale or enum, since it reads the raw value", () => {
+    expect(fw({ type: "u16", format: "hundredths", scale: 0.01 })).toEqual([
+      "points.firmware_version: format hundredths reads the raw value: it cannot be combined with scale, offset or enum",
+    ]);
+    expect(fw({ type: "u16", format: "major_minor", enum: { 1: "one" } })).toEqual([
+      "points.firmware_version: format major_minor reads the raw value: it cannot be combined with scale, offset or enum",
+    ]);
+  });
+
+  it("rejects format on any point but firmware_version, and an unknown format", () => {
+    expect(problems({ serial_number: { table: "holding", address: 0, type: "u16", format: "major_minor" } })).toEqual([
+      "points.serial_number: `format` is only for firmware_version (it says how a version number is packed), not for serial_number",
+    ]);
+    expect(fw({ type: "u16", format: "semver" }).join()).toMatch(/^points\.firmware_version\.format: .*major_minor/);
+  });
+
+  it("takes model as a text point and as a profile field", () => {
+    const p = profile({ model: { table: "holding", address: 0, type: "string", length: 4 } }, { model: "DC-200" });
+    expect(p.model).toBe("DC-200");
+    expect(problems({ x: { table: "holding", address: 0, type: "u16" } }, { model: "" }).join()).toMatch(/^model: /);
+  });
+
+  it("gives generic-door's firmware as major_minor and vendor-dc-le's as hundredths; io-8di maps no identity point", () => {
+    expect(builtinProfile("generic-door")?.points.firmware_version?.format).toBe("major_minor");
+    expect(builtinProfile("vendor-dc-le")?.points.firmware_version?.format).toBe("hundredths");
+    const io = builtinProfile("io-8di");
+    if (io === undefined) throw new Error("io-8di missing");
+    expect(identityProfile(io)).toBeUndefined();
+  });
+});
+
+describe("modbus identity", () => {
+  const point = (raw: DecodedPoint["raw"], value: DecodedPoint["value"] = raw): DecodedPoint => ({ raw, value });
+
+  it.each([
+    ["as_read", " V1.4 ", "V1.4"],
+    ["as_read", 215, "215"],
+    ["as_read", 0x0203, "515"],
+    ["major_minor", 0x0203, "2.3"],
+    ["major_minor", 7, "0.7"],
+    ["major_minor", 0xff0a, "255.10"],
+    ["major_minor_patch", 0x00020301, "2.3.1"],
+    ["major_minor_patch", 0xff020301, "2.3.1"],
+    ["major_minor_patch", 0x000a0000, "10.0.0"],
+    ["hundredths", 215, "2.15"],
+    ["hundredths", 7, "0.07"],
+    ["hundredths", 300, "3.00"],
+    ["hundredths", 123456, "1234.56"],
+  ] as const)("reads firmware %s %j as %j", (format, raw, text) => {
+    expect(firmwareText(point(raw), format)).toBe(text);
+  });
+
+  it("reads firmware as_read when no format is given, and gives nothing for a null or blank value", () => {
+    expect(firmwareText(point(0x0203))).toBe("515");
+    expect(firmwareText(point(13.5))).toBe("13.5");
+    expect(firmwareText(point(9, null))).toBeUndefined();
+    expect(firmwareText(point("   "))).toBeUndefined();
+  });
+
+  it("builds identity from serial, firmware by its format, model point and vendor", () => {
+    const p = profile(
+      {
+        serial_number: { table: "holding", address: 0, type: "string", length: 4 },
+        firmware_version: { table: "holding", address: 4, type: "u32", format: "major_minor_patch" },
+        model: { table: "holding", address: 6, type: "string", length: 4 },
+      },
+      { vendor: "ACME", model: "DC-200" },
+    );
+    const points = { serial_number: point(" SN-42 "), firmware_version: point(0x00010203), model: point("DC-210") };
+    expect(identityOf(points, p)).toEqual({ serial: "SN-42", firmware: "1.2.3", model: "DC-210", manufacturer: "ACME" });
+  });
+
+  it("takes the profile's model when no model point is read, and no manufacturer from a vendor starting with none", () => {
+    const p = profile({ serial_number: { table: "input", address: 0, type: "u32" } }, { vendor: "None (reference layout)", model: "DC-200" });
+    expect(identityOf({ serial_number: point(1001) }, p)).toEqual({ serial: "1001", model: "DC-200" });
+    expect(identityOf({}, profile({ x: { table: "input", address: 0, type: "u16" } }))).toEqual({});
+  });
+
+  it("reads generic-door's firmware register 0x0203 as 2.3 and vendor-dc-le's 215 as 2.15", () => {
+    const generic = builtinProfile("generic-door");
+    const vendor = builtinProfile("vendor-dc-le");
+    if (generic === undefined || vendor === undefined) throw new Error("built-in profile missing");
+    expect(identityOf({ firmware_version: point(0x0203), serial_number: point(1001) }, generic)).toEqual({ firmware: "2.3", serial: "1001" });
+    expect(identityOf({ firmware_version: point(215), serial_number: point("VD000042") }, vendor)).toEqual({ firmware: "2.15", serial: "VD000042" });
+  });
+
+  it("cuts a profile down to its identity points, keeping its word order, and plans only their reads", () => {
+    const p = builtinProfile("generic-door");
+    if (p === undefined) throw new Error("generic-door missing");
+    const id = identityProfile(p);
+    expect(Object.keys(id?.points ?? {}).sort()).toEqual(["firmware_version", "serial_number"]);
+    expect(id).toMatchObject({ name: "generic-door", word_order: "big", max_gap: 0 });
+    if (id === undefined) throw new Error("no identity profile");
+    // input 1 (firmware) and 2-3 (serial): one FC 4 read instead of four reads.
+    expect(planReads(id).map((g) => [g.functionCode, g.address, g.count])).toEqual([[4, 1, 3]]);
+    const withModel = profile({ model: { table: "holding", address: 9, type: "string", length: 2 }, tamper: { table: "coil", address: 0, type: "bool" } });
+    expect(Object.keys(identityProfile(withModel)?.points ?? {})).toEqual(["model"]);
+  });
+
+  it("has no identity profile for a profile without identity points", () => {
+    expect(identityProfile(profile({ tamper: { table: "coil", address: 0, type: "bool" } }))).toBeUndefined();
   });
 });

@@ -2,6 +2,11 @@
  * The generic door controller: the register layout of the simulator
  * (scripts/sim/modbus-door.ts, GENERIC_DOOR_LAYOUT), which is also a sane map
  * to ask a vendor for. Four reads per poll: FC 1, FC 2, FC 3 and FC 4.
+ *
+ * Identity: serial_number (u32) and firmware_version, a u16 packed as
+ * major << 8 | minor (format major_minor: 0x0203 → "2.3"), as the simulator
+ * writes it. No model register, and the vendor starts with "none": the
+ * layout is no one's product, so no manufacturer or model is reported.
  */
 import type { ProfileInput } from "../profile.js";
 
@@ -20,7 +25,7 @@ export const genericDoor = {
     held_open_alarm: { table: "discrete_input", address: 5, type: "bool" },
     battery_low: { table: "discrete_input", address: 6, type: "bool" },
     battery_voltage: { table: "input", address: 0, type: "u16", scale: 0.01, unit: "V" },
-    firmware_version: { table: "input", address: 1, type: "u16", description: "major << 8 | minor: 0x0203 (515) is 2.3." },
+    firmware_version: { table: "input", address: 1, type: "u16", format: "major_minor", description: "major << 8 | minor: 0x0203 (515) is 2.3." },
     serial_number: { table: "input", address: 2, type: "u32" },
     uptime: { table: "input", address: 4, type: "u32", unit: "s" },
     door_state: { table: "input", address: 6, type: "u16", enum: { 0: "closed", 1: "open", 2: "held_open", 3: "forced_open" } },

@@ -22,3 +22,14 @@ export function builtinProfile(name: string): Profile | undefined {
   parsed.set(name, p);
   return p;
 }
+
+/**
+ * The message for a profile name that is neither built-in nor among
+ * `userNames` (those under the config's modbus_profiles): every name a device
+ * may use instead.
+ */
+export function unknownProfileMessage(name: string, userNames: readonly string[]): string {
+  const builtin = `${BUILTIN_PROFILE_NAMES.join(", ")} (built-in)`;
+  const yours = userNames.length > 0 ? `${userNames.join(", ")} (modbus_profiles) or ${builtin}` : `${builtin}, one of your own under modbus_profiles`;
+  return `unknown profile ${JSON.stringify(name)}: expected one of ${yours}, or a profile inline`;
+}

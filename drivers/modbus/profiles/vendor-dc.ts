@@ -5,13 +5,21 @@
  * as an 8-character ASCII string. Manual numbering is 1-based (40001 = address
  * 0); the addresses below are 0-based. The controller answers exception 02
  * for the unmapped registers 2-9, so max_gap stays 0: three reads per poll.
+ *
+ * Identity: the serial number is ASCII; the firmware version is taken as a
+ * u16 in hundredths (format hundredths: 215 → "2.15"). This layout is a
+ * composite, not one vendor's manual: check how yours packs the version, and
+ * if it differs (high byte major, low byte minor: major_minor) use a copy of
+ * this profile under modbus_profiles with that format. The vendor starts with
+ * "none" for the same reason, so no manufacturer is reported; give yours, and
+ * its `model`, in that copy.
  */
 import type { ProfileInput } from "../profile.js";
 
 export const vendorDoorController = {
   name: "vendor-dc-le",
   description: "Door controller with a packed status word, little-endian 32-bit values, float32 battery and ASCII serial.",
-  vendor: "Typical of OEM RS-485 door controllers (manual registers 40001-40020)",
+  vendor: "none (typical of OEM RS-485 door controllers, manual registers 40001-40020)",
   word_order: "little",
   max_gap: 0,
   points: {
@@ -26,7 +34,7 @@ export const vendorDoorController = {
     alarm_count: { table: "holding", address: 1, type: "u16" },
     battery_voltage: { table: "holding", address: 10, type: "float32", unit: "V" },
     uptime: { table: "holding", address: 12, type: "u32", unit: "s" },
-    firmware_version: { table: "holding", address: 14, type: "u16" },
+    firmware_version: { table: "holding", address: 14, type: "u16", format: "hundredths", description: "Version x 100: 215 is 2.15." },
     serial_number: { table: "holding", address: 16, type: "string", length: 4 },
   },
 } as const satisfies ProfileInput;
