@@ -102,6 +102,7 @@ export class Agent {
         status: new StatusModel({ clock: this.clock }),
         messages: this.messages,
         state: this.state,
+        memory: outbox,
         log: this.log,
         clock: this.clock,
       });

@@ -9,6 +9,7 @@ import { effectivePoll } from "../config/schema.js";
 import { type DeviceRef, type Driver, type DriverFactory, type Identity, type Reading, raceAbort } from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
 import type { DeviceInfo, Messages } from "./messages.js";
+import type { Outbox } from "./outbox/types.js";
 import type { PollJob, Scheduler } from "./scheduler.js";
 import { identityChanges, mergeIdentity, type StateStore } from "./state.js";
 import type { StatusModel } from "./status.js";
@@ -33,6 +34,8 @@ export class DeviceManager {
   private devices = new Map<string, DeviceConfig>();
   private readonly identities = new Map<string, Identity>();
   private readonly refs = new Map<string, DeviceRef<unknown>>();
+  /** Each device's driver memory (Reading.memory), as last stored, and its JSON. */
+  private readonly driverMemory = new Map<string, { value: unknown; json: string }>();
 
   constructor(
     private readonly deps: {
@@ -41,6 +44,8 @@ export class DeviceManager {
       status: StatusModel;
       messages: Messages;
       state: StateStore;
+      /** Where driver memory is read back from (it is written with its events, by Messages). */
+      memory: Pick<Outbox, "readMemory">;
       log: Logger;
       clock: Clock;
     },
@@ -60,6 +65,7 @@ export class DeviceManager {
         this.deps.state.forget(id);
         this.identities.delete(id);
         this.refs.delete(id);
+        if (this.driverMemory.delete(id)) this.deps.messages.deviceEvents(deviceInfo(old), [], { key: memoryKey(id), value: null });
         this.deps.messages.clearDeviceStatus(id);
         result.removed.push(id);
       }
@@ -146,6 +152,30 @@ export class DeviceManager {
     const memory = this.deps.state.get(id);
     if (memory.status) this.deps.status.restore({ [id]: memory.status });
     if (memory.identity) this.identities.set(id, memory.identity);
+    const json = this.deps.memory.readMemory(memoryKey(id));
+    if (json === undefined) return;
+    try {
+      this.driverMemory.set(id, { value: JSON.parse(json) as unknown, json });
+    } catch (err) {
+      // Unreadable memory costs the comparison with the last run, nothing else: the driver starts afresh.
+      this.deps.log.warn({ device: id, err }, "driver memory unreadable; starting afresh");
+    }
+  }
+
+  /** Publish what the driver found and keep its memory, in one durable step; nothing when neither is new. */
+  private onDriverOutput(info: DeviceInfo, reading: Reading, log: Logger): void {
+    const events = reading.events ?? [];
+    let memory: { key: string; value: string } | undefined;
+    let json: string | undefined;
+    if (reading.memory !== undefined) {
+      json = JSON.stringify(reading.memory);
+      if (json !== this.driverMemory.get(info.id)?.json) memory = { key: memoryKey(info.id), value: json };
+    }
+    if (events.length === 0 && memory === undefined) return;
+    const before = this.driverMemory.get(info.id);
+    this.deps.messages.deviceEvents(info, events, memory ?? { key: memoryKey(info.id), value: before?.json ?? null });
+    if (json !== undefined) this.driverMemory.set(info.id, { value: reading.memory, json });
+    for (const e of events) log.info({ event: e.type, ...e.details }, e.text);
   }
 
   async close(): Promise<void> {
@@ -197,7 +227,7 @@ export class DeviceManager {
         let reading: Reading | null = null;
         let failure: unknown = null;
         try {
-          reading = await raceAbort(driver.poll(ref, { signal, log }), signal);
+          reading = await raceAbort(driver.poll(ref, { signal, log, memory: this.driverMemory.get(device.id)?.value }), signal);
         } catch (err) {
           failure = err;
         }
@@ -213,6 +243,7 @@ export class DeviceManager {
             if (!reading) log.warn({ state: r.status.state, reason: r.status.reason }, r.status.reasonText);
           }
           if (reading?.identity) this.onIdentity(info, reading.identity);
+          if (reading) this.onDriverOutput(info, reading, log);
         } catch (err) {
           log.error({ err }, "could not record a poll result");
         }
@@ -220,6 +251,11 @@ export class DeviceManager {
       },
     };
   }
+}
+
+/** The outbox memory entry of a device's driver state. */
+export function memoryKey(deviceId: string): string {
+  return `driver/${deviceId}`;
 }
 
 /**

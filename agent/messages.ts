@@ -3,7 +3,7 @@
  * contract payloads and appends them to the outbox. The one place that knows
  * both the MQTT contract and which outbox class each message belongs to.
  */
-import type { Identity, Reading } from "../drivers/contract.js";
+import type { DeviceEvent, Identity, Reading } from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
 import {
   type DeviceEventPayload,
@@ -13,7 +13,7 @@ import {
   isoTime,
   type Topics,
 } from "./mqtt/contract.js";
-import type { MessageClass, Outbox } from "./outbox/types.js";
+import type { MessageClass, NewMessage, Outbox } from "./outbox/types.js";
 import type { DeviceStatus, StatusChange } from "./status.js";
 
 /** The stream name of the gateway's own messages; `$` cannot start a device id. */
@@ -128,6 +128,26 @@ export class Messages {
     );
   }
 
+  /**
+   * Events a driver found, stored in one durable step with the driver's
+   * memory (what it compares the next poll with): both or neither, so a
+   * crash neither repeats nor loses an event. `memory.value: null` forgets it.
+   */
+  deviceEvents(d: DeviceInfo, events: readonly DeviceEvent[], memory: { key: string; value: string | null }): void {
+    const messages = events.map((e): NewMessage => {
+      const env = { ...this.envelope("device-event"), ts: isoTime(e.at) };
+      return this.message(d.id, "event", this.deps.topics.deviceEvent(d.id), false, (seq) => ({
+        ...e.details,
+        ...env,
+        ...this.device(d),
+        seq,
+        type: e.type,
+        message: e.text,
+      }));
+    });
+    this.deps.outbox.enqueueWithMemory(messages, memory);
+  }
+
   /** Clear a removed device's retained status (an empty retained payload deletes it, [MQTT-3.3.1-10]). */
   clearDeviceStatus(deviceId: string): void {
     this.deps.outbox.enqueue({
@@ -152,7 +172,11 @@ export class Messages {
 
   /** Append one message; the payload is built once its sequence number is known. */
   private emit(stream: string, klass: MessageClass, topic: string, retain: boolean, payload: (seq: number) => object): void {
-    this.deps.outbox.enqueue({ stream, klass, topic, retain, render: (seq) => JSON.stringify(payload(seq)) });
+    this.deps.outbox.enqueue(this.message(stream, klass, topic, retain, payload));
+  }
+
+  private message(stream: string, klass: MessageClass, topic: string, retain: boolean, payload: (seq: number) => object): NewMessage {
+    return { stream, klass, topic, retain, render: (seq) => JSON.stringify(payload(seq)) };
   }
 }
 

@@ -73,6 +73,30 @@ export interface Reading {
   metrics: Record<string, MetricValue>;
   /** Identity learned during this poll, if any. */
   identity?: Identity;
+  /**
+   * What happened at the device, found by this poll (a door opened, mains
+   * lost), in order. Published at once as device events (QoS 1).
+   */
+  events?: DeviceEvent[];
+  /**
+   * State the driver needs at the next poll to tell what changed (JSON-safe),
+   * handed back as PollContext.memory. The agent stores it with `events` in
+   * one durable step, across restarts: after a crash both are kept or
+   * neither, so one change never gives two events nor none.
+   */
+  memory?: unknown;
+}
+
+/** Something that happened at a device, as a driver reports it. */
+export interface DeviceEvent {
+  /** lower_snake_case, documented in docs/mqtt.md (device-event). */
+  type: string;
+  /** When the poll that found it ran, ms since the epoch. */
+  at: number;
+  /** Plain-language summary. */
+  text: string;
+  /** Fields of the event's payload (JSON-safe), as the contract defines them for this type. */
+  details: Record<string, unknown>;
 }
 
 /** A device as a driver sees it: its id, deadline and its own validated options. */
@@ -87,6 +111,8 @@ export interface DeviceRef<O> {
 export interface PollContext {
   signal: AbortSignal;
   log: Logger;
+  /** The `memory` of this device's last reading that carried one (kept across restarts); undefined at first. */
+  memory?: unknown;
 }
 
 export interface DriverDeps {

@@ -11,7 +11,7 @@
  *   campus/<c>/gateway/<g>/heartbeat   QoS 1, live, every heartbeat.interval_s
  *   campus/<c>/gateway/<g>/event       QoS 1, buffered (outbox, class event)
  *   campus/<c>/device/<d>/status       retained, QoS 1, buffered (class event), on every change
- *   campus/<c>/device/<d>/event        QoS 1, buffered (class event)
+ *   campus/<c>/device/<d>/event        QoS 1, buffered (class event): status, identity, door events
  *   campus/<c>/device/<d>/telemetry    QoS 1, buffered (class telemetry), every poll
  */
 import { z } from "zod";
@@ -126,6 +126,49 @@ const identity = z
 
 const deviceEventBase = { ...envelope("device-event"), ...deviceFields, seq };
 
+/** Door-controller events (kind modbus-door): pairs of "became active" / "back to normal". */
+export const DOOR_EVENT_TYPES = [
+  "door_opened",
+  "door_closed",
+  "door_forced_open",
+  "door_forced_cleared",
+  "door_held_open",
+  "door_held_cleared",
+  "tamper",
+  "tamper_cleared",
+  "mains_lost",
+  "mains_restored",
+  "battery_low",
+  "battery_ok",
+] as const;
+
+const doorEvent = z.object({
+  ...deviceEventBase,
+  type: z.enum(DOOR_EVENT_TYPES),
+  message: z.string().describe("Plain-language summary"),
+  door: z
+    .object({
+      position: z.enum(["open", "closed"]).nullable(),
+      lock: z.enum(["locked", "unlocked"]).nullable(),
+      request_to_exit: z.boolean().nullable(),
+    })
+    .describe("The door as the poll that found the event read it; null: not in the controller's profile, or not read"),
+  initial: z
+    .boolean()
+    .describe("true: found on the first poll the gateway ever made of this controller (compared with the normal state), not seen changing"),
+  suppressed_changes: z
+    .int()
+    .nonnegative()
+    .describe("Changes of this input since its previous event that were not reported one by one (debounce: the input flapped)"),
+  source: z
+    .enum(["controller", "agent"])
+    .optional()
+    .describe("door_forced_*/door_held_*: the controller's own alarm, or the agent's finding (door opened while locked without request-to-exit; open longer than held_open_s)"),
+  open_for_s: z.number().nonnegative().optional().describe("door_closed, door_held_*: how long the door had been open"),
+  held_open_s: z.int().positive().optional().describe("door_held_*: the configured held-open time"),
+  battery_voltage: z.number().optional().describe("battery_*: the battery voltage read, when the profile maps it"),
+});
+
 export const deviceEventSchema = z.discriminatedUnion("type", [
   z.object({
     ...deviceEventBase,
@@ -140,6 +183,7 @@ export const deviceEventSchema = z.discriminatedUnion("type", [
     to: identity,
     changed: z.array(z.enum(["manufacturer", "model", "serial", "firmware", "hardware_id", "mac"])).min(1),
   }),
+  doorEvent,
 ]);
 
 export const deviceTelemetrySchema = z.object({

@@ -18,9 +18,12 @@
  *   degraded when the door controller reports a problem or some reads failed;
  *   the most serious problem gives the reason, the text lists all of them.
  *
- * Door events (transitions of door_position, alarms) are not produced here yet.
+ * Door events: door-events.ts compares each answered poll with the memory of
+ * the previous ones (PollContext.memory, kept by the agent across restarts)
+ * and the Reading carries the events found and the new memory.
  */
 import { DriverError, defineDriver, type Identity, type MetricValue, type Reading, type ReasonCode } from "../contract.js";
+import { doorSnapshot, evaluateDoor, parseDoorMemory } from "./door-events.js";
 import { toModbusError } from "./errors.js";
 import { identityOf as identityOfPoints, identityProfile } from "./identity.js";
 import { endpointOf, type ModbusOptions, modbusOptionsSchema, profileOf } from "./options.js";
@@ -38,7 +41,7 @@ export const modbusDoorDriver = defineDriver({
   description: "Door controllers over Modbus TCP, RTU (RS-485) or RTU over TCP: door, lock, alarms, power and battery from a register-map profile.",
   optionsSchema: modbusOptionsSchema,
   modbusProfileOption: "profile",
-  create({ log }) {
+  create({ log, clock }) {
     const endpoints = new EndpointPool(log);
     const transportOf = (deviceId: string, o: ModbusOptions): ModbusTransport =>
       endpoints.acquire(deviceId, endpointOf(o), {
@@ -60,7 +63,14 @@ export const modbusDoorDriver = defineDriver({
         const o = device.options;
         const profile = profileOf(o);
         const r = await read(transportOf(device.id, o), o, profile, ctx.signal);
-        return toReading(r, profile);
+        const reading = toReading(r, profile);
+        const { events, memory } = evaluateDoor(
+          parseDoorMemory(ctx.memory),
+          doorSnapshot((name) => r.points[name]?.value),
+          clock.now(),
+          o.door_events,
+        );
+        return { ...reading, events, memory };
       },
       // The inventory cron: only the identity registers (serial, firmware, model).
       identify: async (device, ctx) => {

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { DriverError } from "../contract.js";
+import { doorEventOptionsSchema } from "./door-events.js";
 import type { Endpoint } from "./transport.js";
 import { PROFILE_NAME, PROFILE_NAME_RULE, type Profile, profileSchema } from "./profile.js";
 import { BUILTIN_PROFILE_NAMES, builtinProfile, unknownProfileMessage } from "./profiles/index.js";
@@ -34,6 +35,7 @@ export const modbusOptionsSchema = z
     max_in_flight: z.int().min(1).max(256).default(16).describe("Requests pipelined at once on Modbus TCP; RTU always sends one at a time."),
     close_after_poll: z.boolean().default(false).describe("Close the connection after each poll, for devices that accept a single client."),
     busy_retries: z.int().min(0).max(10).default(2).describe("Retries of a read answered 'server busy' (exception 06), with backoff."),
+    door_events: doorEventOptionsSchema.describe("How door events are found: debounce of flapping inputs, held-open time."),
   })
   .superRefine((o, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });

@@ -86,6 +86,22 @@ async function startAgent(
   return { agent, sub, url: broker.url };
 }
 
+/** Every payload validates against the committed docs/schemas file its `schema` field names (ajv, not zod). */
+function expectValidPayloads(messages: readonly { topic: string; payload: string }[]): void {
+  const names = Object.keys(PAYLOAD_SCHEMAS);
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, validateFormats: false });
+  const validators = new Map(
+    names.map((n) => [`campus-edge/${n}/v1`, ajv.compile(JSON.parse(readFileSync(join(ROOT, payloadSchemaFile(n)), "utf8")) as object)]),
+  );
+  for (const m of messages) {
+    if (m.payload === "") continue;
+    const validate = validators.get(String((JSON.parse(m.payload) as { schema: string }).schema));
+    expect(validate, `${m.topic} names a known schema`).toBeDefined();
+    const ok = validate?.(JSON.parse(m.payload));
+    expect(ok, `${m.topic}: ${JSON.stringify(validate?.errors)}`).toBe(true);
+  }
+}
+
 describe("the MQTT contract", () => {
   it("every payload the agent publishes validates against its committed JSON Schema in docs/schemas", async () => {
     const { dir, devs } = await setup(3);
@@ -101,17 +117,8 @@ describe("the MQTT contract", () => {
     const schemaOf = (payload: string) => (payload === "" ? "" : String((JSON.parse(payload) as { schema: string }).schema));
     await sub.waitFor((msgs) => names.every((n) => msgs.some((m) => schemaOf(m.payload) === `campus-edge/${n}/v1`)), 15_000);
 
-    const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, validateFormats: false });
-    const validators = new Map(
-      names.map((n) => [`campus-edge/${n}/v1`, ajv.compile(JSON.parse(readFileSync(join(ROOT, payloadSchemaFile(n)), "utf8")) as object)]),
-    );
     expect(sub.messages.length).toBeGreaterThanOrEqual(names.length);
-    for (const m of sub.messages) {
-      const validate = validators.get(schemaOf(m.payload));
-      expect(validate, `${m.topic} names a known schema`).toBeDefined();
-      const ok = validate?.(JSON.parse(m.payload));
-      expect(ok, `${m.topic}: ${JSON.stringify(validate?.errors)}`).toBe(true);
-    }
+    expectValidPayloads(sub.messages);
     // The refusing device really is reported offline, with its reason.
     await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/device/down-1/status") && m.payload.includes('"offline"')));
     const down = sub.json("/device/down-1/status").at(-1);
@@ -257,5 +264,60 @@ describe("Agent with a Modbus door controller", () => {
     door.powerLoss();
     await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/door-a-main/status") && m.payload.includes('"mains_lost"')));
     expect(sub.json("/door-a-main/status").at(-1)).toMatchObject({ state: "degraded", reason: "mains_lost" });
+  });
+});
+
+describe("Agent door events", () => {
+  function doorConfig(dir: string, port: number): LoadedConfig {
+    const text = stringify({
+      campus: { id: "lincoln" },
+      gateway: { id: "gw-1" },
+      outbox: { path: "outbox.db", flush_interval_ms: 20 },
+      polling: { interval_ms: 200, timeout_ms: 150 },
+      devices: [
+        {
+          id: "door-b-side",
+          kind: "modbus-door",
+          category: "safety-critical",
+          location: { building: "B", room: "Side exit" },
+          options: { transport: "tcp", host: "127.0.0.1", port, unit_id: 1, profile: "generic-door", door_events: { debounce_ms: 500 } },
+        },
+      ],
+    });
+    return parseConfig(text, { file: join(dir, "config.yaml"), drivers: DRIVERS });
+  }
+
+  /** Door events received, de-duplicated on seq as the contract tells consumers to. */
+  const doorEvents = (...subs: Recorder[]) => {
+    const bySeq = new Map<number, Record<string, unknown>>();
+    for (const sub of subs) for (const e of sub.json("/door-b-side/event")) if (e.type !== "status_changed" && e.type !== "identity_changed") bySeq.set(e.seq as number, e);
+    return [...bySeq.entries()].sort(([a], [b]) => a - b).map(([, e]) => e);
+  };
+
+  it("publishes each door change once as a contract-valid event, also when the door closed while the agent was stopped", async () => {
+    const { dir } = await setup(0);
+    const sim = await startModbusSim({ units: [1] });
+    cleanups.push(() => sim.close());
+    const door = new DoorControllerSim(sim.bank(1), { serial: 1001, firmware: [2, 3] });
+
+    const first = await startAgent(doorConfig(dir, sim.tcpPort as number));
+    await first.sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/door-b-side/telemetry")));
+    expect(doorEvents(first.sub)).toEqual([]);
+    door.force();
+    await first.sub.waitFor(() => doorEvents(first.sub).length >= 2);
+    expect(doorEvents(first.sub)).toMatchObject([
+      { type: "door_opened", initial: false, door: { position: "open", lock: "locked", request_to_exit: false }, category: "safety-critical", location: { building: "B" } },
+      { type: "door_forced_open", source: "controller" },
+    ]);
+    await first.agent.stop();
+
+    door.close();
+    const second = await startAgent(doorConfig(dir, sim.tcpPort as number));
+    await second.sub.waitFor(() => doorEvents(first.sub, second.sub).length >= 4);
+    // Polls go on; nothing more may come of the same changes.
+    const polls = second.sub.json("/door-b-side/telemetry").length;
+    await second.sub.waitFor((msgs) => msgs.filter((m) => m.topic.endsWith("/door-b-side/telemetry")).length >= polls + 5);
+    expect(doorEvents(first.sub, second.sub).map((e) => e.type)).toEqual(["door_opened", "door_forced_open", "door_closed", "door_forced_cleared"]);
+    expectValidPayloads([...first.sub.messages, ...second.sub.messages]);
   });
 });
