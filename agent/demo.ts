@@ -2,7 +2,8 @@
  * `campus-agent demo` (and `npm start`): the agent on its embedded default —
  * an in-process aedes broker on 127.0.0.1:1883 and a simulated campus, run as
  * a separate process from scripts/sim so the drivers talk to it over real
- * sockets, exactly as they would to real devices.
+ * sockets (and door controllers over a PTY standing in for an RS-485 line),
+ * exactly as they would to real devices.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
@@ -18,9 +19,21 @@ export const DEMO_CONFIG = join(PACKAGE_ROOT, "config", "demo.yaml");
 export interface DemoOptions {
   /** Embedded broker port (0 picks a free one); default from config/demo.yaml (1883). */
   brokerPort?: number;
-  /** Where the demo's outbox lives; default data/ in the install folder. */
+  /** Where the demo's outbox and the campus's serial lines (PTY links) live; default data/ in the install folder. */
   dataDir?: string;
 }
+
+/** The demo's data folder when none is given: data/ in the install folder, where config/demo.yaml puts the outbox. */
+const DEFAULT_DATA_DIR = join(PACKAGE_ROOT, "data");
+
+/**
+ * The placeholder folder of the serial devices in config/demo.yaml (the same
+ * value as DEMO_SERIAL_DIR in scripts/sim/demo-campus.ts, which the agent does
+ * not load). The demo rewrites it into its data folder, where the simulated
+ * campus makes its PTY links: two demos with their own data folders never
+ * share a serial line.
+ */
+export const DEMO_SERIAL_DIR = "/demo-data";
 
 /** The demo cameras' password (scripts/sim/demo-campus.ts): given through the environment, as on a real gateway. */
 const DEMO_CAMERA_ENV = { CAMPUS_DEMO_CAMERA_PASSWORD: "demo-camera-pass" };
@@ -31,7 +44,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const log = createLogger({ level: loaded.config.log.level });
   let campus: ChildProcess;
   try {
-    campus = await startCampus();
+    campus = await startCampus(opts.dataDir ?? DEFAULT_DATA_DIR);
   } catch (err) {
     log.fatal({ err }, "the simulated campus did not start");
     return 1;
@@ -56,22 +69,36 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   return code;
 }
 
-function withOverrides(loaded: LoadedConfig, opts: DemoOptions): LoadedConfig {
+/** The demo's options over config/demo.yaml: broker port, outbox and serial lines in the data folder. Exported for its test. */
+export function withOverrides(loaded: LoadedConfig, opts: DemoOptions): LoadedConfig {
   const c = loaded.config;
+  const dataDir = opts.dataDir ?? DEFAULT_DATA_DIR;
   return {
     ...loaded,
     config: {
       ...c,
       broker: { ...c.broker, embedded: { ...c.broker.embedded, ...(opts.brokerPort !== undefined ? { port: opts.brokerPort } : {}) } },
       outbox: { ...c.outbox, ...(opts.dataDir !== undefined ? { path: join(opts.dataDir, "demo-outbox.db") } : {}) },
+      devices: c.devices.map((d) => {
+        const path = serialPathOf(d.options);
+        if (path === undefined || !path.startsWith(`${DEMO_SERIAL_DIR}/`)) return d;
+        return { ...d, options: { ...(d.options as object), path: join(dataDir, path.slice(DEMO_SERIAL_DIR.length + 1)) } } as typeof d;
+      }),
     },
   };
 }
 
-/** Start scripts/sim/campus.js and wait for its READY line. */
-function startCampus(): Promise<ChildProcess> {
+/** The serial device path of a device's options (Modbus RTU), if it has one. */
+function serialPathOf(options: unknown): string | undefined {
+  if (typeof options !== "object" || options === null) return undefined;
+  const path = (options as { path?: unknown }).path;
+  return typeof path === "string" ? path : undefined;
+}
+
+/** Start scripts/sim/campus.js, its serial lines in `serialDir`, and wait for its READY line. */
+function startCampus(serialDir: string): Promise<ChildProcess> {
   const script = join(PACKAGE_ROOT, "dist", "scripts", "sim", "campus.js");
-  const child = spawn(process.execPath, [script], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [script, "--serial-dir", serialDir], { stdio: ["pipe", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");

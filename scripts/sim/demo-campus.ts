@@ -10,18 +10,29 @@
  * by simulator family, so later families slot in without renumbering:
  *   127.77.0.x  network devices checked for reachability
  *   127.77.1.x  cameras (ONVIF)
- *   127.77.2.x  door controllers (Modbus)  — later
+ *   127.77.2.x  door controllers (Modbus): .10 and up on their own Ethernet
+ *               port, .20 and up serial-to-Ethernet gateways
  *   127.77.3.x  panic receivers (DC-09)    — later
  * Ports are the real service's, moved above 1024 so no root is needed
- * (80 → 8080, 554 → 8554, 22 → 2222; SIP's 5060 is already unprivileged;
- * WS-Discovery's UDP 3702 too).
+ * (80 → 8080, 554 → 8554, 22 → 2222, Modbus 502 → 5020; SIP's 5060 is already
+ * unprivileged, WS-Discovery's UDP 3702 too, and so is 4001, the raw TCP port
+ * of the usual serial-to-Ethernet gateways).
+ *
+ * Door controllers on the gateway's own RS-485 bus have no address: they sit
+ * on a serial line, a socat PTY pair whose links the campus makes in a folder
+ * it is given (serial-line.ts). config/demo.yaml names that folder
+ * DEMO_SERIAL_DIR, a placeholder the demo (agent/demo.ts) rewrites into its
+ * data folder.
  */
 import type { ReachabilityOptionsInput } from "../../drivers/reachability/options.js";
 import type { CameraOptions, FaultSpec } from "./camera.js";
+import type { DoorControllerOptions } from "./modbus-door.js";
+import type { ModbusFaultSpec } from "./modbus-faults.js";
+import type { Scenario } from "./modbus-scenario.js";
 import { type BehaviourSpec, flap, type NetDeviceHttp } from "./netdevice.js";
 
 /** Simulator families the campus knows how to start; one entry per family in campus.ts. */
-export const SIMULATOR_KINDS = ["netdevice", "camera"] as const;
+export const SIMULATOR_KINDS = ["netdevice", "camera", "door"] as const;
 export type SimulatorKind = (typeof SIMULATOR_KINDS)[number];
 
 interface SimulatedBase {
@@ -29,11 +40,15 @@ interface SimulatedBase {
   id: string;
   name: string;
   simulator: SimulatorKind;
+}
+
+/** A device with its own address on the campus network. */
+interface Listening {
   address: string;
   port: number;
 }
 
-export interface NetDeviceSpec extends SimulatedBase {
+export interface NetDeviceSpec extends SimulatedBase, Listening {
   simulator: "netdevice";
   behaviour: BehaviourSpec;
   http?: NetDeviceHttp;
@@ -59,7 +74,7 @@ export interface OnvifDriverOptions {
   snapshot?: { mode: "off" | "fetch" };
 }
 
-export interface CameraSpec extends SimulatedBase {
+export interface CameraSpec extends SimulatedBase, Listening {
   simulator: "camera";
   /** The simulated camera; its address and port come from the spec. */
   camera: Omit<CameraOptions, "host" | "port" | "discovery" | "fault">;
@@ -72,8 +87,51 @@ export interface CameraSpec extends SimulatedBase {
   driver: { kind: "onvif"; options: OnvifDriverOptions };
 }
 
-/** Grows a member per simulator family (door controllers, panic receivers). */
-export type SimulatedDeviceSpec = NetDeviceSpec | CameraSpec;
+/**
+ * How a door controller is wired, as on a real campus: its own Ethernet port
+ * (Modbus TCP), an RS-485 bus behind a serial-to-Ethernet gateway (RTU over
+ * TCP), or an RS-485 bus on the gateway's own serial adapter (RTU). Unit ids
+ * on the same gateway or line share it, as they share the wire.
+ */
+export type DoorLink =
+  | ({ transport: "tcp" } & Listening) |
+  ({ transport: "rtu_over_tcp" } & Listening) |
+  { transport: "rtu"; /** The line's name: its PTY link's file name in the serial folder. */ line: string; baud: number };
+
+/**
+ * Options of the modbus-door driver as config/demo.yaml gives them: the
+ * shape of drivers/modbus/options.ts (its input), kept local like the onvif
+ * options above; a test parses them with the driver's schema.
+ */
+export interface ModbusDoorDriverOptions {
+  transport: DoorLink["transport"];
+  host?: string;
+  port?: number;
+  path?: string;
+  baud_rate?: number;
+  parity?: "none" | "even" | "odd";
+  unit_id: number;
+  profile: string;
+}
+
+export interface DoorSpec extends SimulatedBase {
+  simulator: "door";
+  link: DoorLink;
+  /** Modbus unit id (slave address) of the controller on its link. */
+  unit: number;
+  /** The simulated controller (generic-door layout, modbus-door.ts). */
+  controller: Pick<DoorControllerOptions, "serial" | "firmware" | "batteryVx100" | "temperatureX10">;
+  /** What happens at the door: timed actions of modbus-door.ts (DOOR_ACTIONS), looping. */
+  timeline: Scenario;
+  fault?: ModbusFaultSpec;
+  /** What it shows, in words (the campus logs it). */
+  scenario: string;
+  /** How config/demo.yaml checks this device. */
+  driver: { kind: "modbus-door"; options: ModbusDoorDriverOptions };
+}
+
+/** Grows a member per simulator family (panic receivers next). */
+export type SimulatedDeviceSpec = NetDeviceSpec | CameraSpec | DoorSpec;
 
 /** A device whose only check is "is it answering?". */
 function netDevice(
@@ -268,8 +326,234 @@ export const DEMO_CAMERAS: readonly CameraSpec[] = [
   }),
 ];
 
+/**
+ * Where config/demo.yaml puts the serial lines: a placeholder (the schema
+ * wants an absolute path), which the demo rewrites into its data folder, the
+ * folder the campus makes the PTY links in. agent/demo.ts holds the same
+ * value (the agent does not load the simulators); a test checks they agree.
+ */
+export const DEMO_SERIAL_DIR = "/demo-data";
+
+/** Modbus TCP's 502, moved above 1024. */
+export const DEMO_MODBUS_PORT = 5020;
+/** Raw TCP port of the serial-to-Ethernet gateway (4001, the usual one, is unprivileged). */
+export const DEMO_GATEWAY_PORT = 4001;
+
+type DoorInput = Omit<DoorSpec, "simulator" | "link" | "driver" | "controller"> & {
+  controller: DoorSpec["controller"] & { serial: number };
+};
+
+/** A door controller with its own Ethernet port: Modbus TCP on 127.77.2.octet:5020. */
+function tcpDoor(spec: DoorInput & { octet: number }): DoorSpec {
+  const { octet, ...rest } = spec;
+  const address = `127.77.2.${octet}`;
+  return door(rest, { transport: "tcp", address, port: DEMO_MODBUS_PORT }, { transport: "tcp", host: address, port: DEMO_MODBUS_PORT });
+}
+
+/** A door controller on an RS-485 bus behind the serial-to-Ethernet gateway at 127.77.2.octet:4001. */
+function gatewayDoor(spec: DoorInput & { octet: number }): DoorSpec {
+  const { octet, ...rest } = spec;
+  const address = `127.77.2.${octet}`;
+  return door(
+    rest,
+    { transport: "rtu_over_tcp", address, port: DEMO_GATEWAY_PORT },
+    { transport: "rtu_over_tcp", host: address, port: DEMO_GATEWAY_PORT },
+  );
+}
+
+/** A door controller on the gateway's own RS-485 bus `line`, 9600 baud 8N1. */
+function serialDoor(spec: DoorInput & { line: string }): DoorSpec {
+  const { line, ...rest } = spec;
+  return door(
+    rest,
+    { transport: "rtu", line, baud: 9600 },
+    { transport: "rtu", path: `${DEMO_SERIAL_DIR}/${line}`, baud_rate: 9600, parity: "none" },
+  );
+}
+
+function door(spec: DoorInput, link: DoorLink, endpoint: Omit<ModbusDoorDriverOptions, "unit_id" | "profile">): DoorSpec {
+  return {
+    ...spec,
+    simulator: "door",
+    link,
+    driver: { kind: "modbus-door", options: { ...endpoint, unit_id: spec.unit, profile: "generic-door" } },
+  };
+}
+
+/**
+ * The door controllers (modbus-door driver, generic-door profile). Each one's
+ * timeline starts acting within the first minute and loops. Times in ms from
+ * the start of each loop. Controllers close and relock on their own when the
+ * door closes (modbus-door.ts); the generic controller's held-open timer is 30 s.
+ */
+export const DEMO_DOORS: readonly DoorSpec[] = [
+  tcpDoor({
+    id: "door-a-main-entrance",
+    name: "Main entrance door controller",
+    octet: 10,
+    unit: 1,
+    controller: { serial: 240101 },
+    scenario: "busy entrance: someone leaves with the exit button (REX), someone badges in, every 20 s",
+    timeline: {
+      loop_ms: 20_000,
+      steps: [
+        // Leaving: the REX button shunts the alarm and unlocks, the door opens, the button is let go, the door closes.
+        { at_ms: 2000, action: "rex" },
+        { at_ms: 2500, action: "open" },
+        { at_ms: 3500, action: "rex_release" },
+        { at_ms: 7000, action: "close" },
+        // Arriving: a badge is accepted (unlock and open), the door closes behind.
+        { at_ms: 12_000, action: "open" },
+        { at_ms: 15_000, action: "close" },
+      ],
+    },
+  }),
+  tcpDoor({
+    id: "door-a-staff-entrance",
+    name: "Staff entrance door controller",
+    octet: 11,
+    unit: 1,
+    controller: { serial: 240102 },
+    scenario: "reader cover loose: tamper for 30 s every minute (degraded, tamper)",
+    timeline: {
+      loop_ms: 60_000,
+      steps: [
+        { at_ms: 10_000, action: "tamper" },
+        { at_ms: 40_000, action: "tamper_clear" },
+      ],
+    },
+  }),
+  tcpDoor({
+    id: "door-b-east-exit",
+    name: "East stairwell exit door controller",
+    octet: 12,
+    unit: 1,
+    controller: { serial: 240103 },
+    scenario: "forced open every minute (pushed open without the exit button), closed 6 s later",
+    timeline: {
+      loop_ms: 60_000,
+      steps: [
+        { at_ms: 15_000, action: "force" },
+        { at_ms: 21_000, action: "close" },
+      ],
+    },
+  }),
+  tcpDoor({
+    id: "door-b-loading-dock",
+    name: "Loading dock door controller",
+    octet: 13,
+    unit: 1,
+    controller: { serial: 240104 },
+    scenario: "propped open for a delivery: open 45 s, held-open alarm after 30 s, every 90 s",
+    timeline: {
+      loop_ms: 90_000,
+      steps: [
+        { at_ms: 5000, action: "open" },
+        // The controller's held-open timer (30 s) runs out.
+        { at_ms: 35_000, action: "hold" },
+        { at_ms: 50_000, action: "close" },
+      ],
+    },
+  }),
+  tcpDoor({
+    id: "door-b-library",
+    name: "Library entrance door controller",
+    octet: 14,
+    unit: 1,
+    controller: { serial: 240105, firmware: [2, 1] },
+    scenario: "opened twice a minute; stops answering 20 s every minute (offline, timeout)",
+    // In step with the fault cycle, and clear of the silent 20 s and of the
+    // agent's backed-off polls after it: a door opened while the agent cannot
+    // see it would show as open for the whole outage.
+    timeline: {
+      loop_ms: 60_000,
+      steps: [
+        { at_ms: 20_000, action: "open" },
+        { at_ms: 24_000, action: "close" },
+        { at_ms: 30_000, action: "open" },
+        { at_ms: 33_000, action: "close" },
+      ],
+    },
+    // Answers nothing for 20 s, then answers again: the agent's connection stays up, its requests time out.
+    fault: {
+      cycle: [
+        { fault: { kind: "none" }, forMs: 40_000 },
+        { fault: { kind: "no-answer" }, forMs: 20_000 },
+      ],
+    },
+  }),
+  serialDoor({
+    id: "door-a-north-exit",
+    name: "North exit door controller",
+    line: "rs485-a",
+    unit: 1,
+    controller: { serial: 240106 },
+    scenario: "mains lost: on battery, draining to low, mains back and recharging, every 2 min (degraded, mains_lost then battery_low)",
+    timeline: {
+      loop_ms: 120_000,
+      steps: [
+        { at_ms: 10_000, action: "power_loss" },
+        { at_ms: 25_000, action: "battery_set", value: 1280 },
+        { at_ms: 40_000, action: "battery_set", value: 1210 },
+        // Under the 11.50 V threshold: battery low.
+        { at_ms: 55_000, action: "battery_set", value: 1120 },
+        { at_ms: 75_000, action: "power_restore" },
+        { at_ms: 80_000, action: "battery_set", value: 1250 },
+        { at_ms: 100_000, action: "battery_set", value: 1365 },
+      ],
+    },
+  }),
+  serialDoor({
+    id: "door-a-courtyard",
+    name: "Courtyard door controller",
+    line: "rs485-a",
+    unit: 2,
+    controller: { serial: 240107 },
+    scenario: "badge entries every 30 s",
+    timeline: {
+      loop_ms: 30_000,
+      steps: [
+        { at_ms: 6000, action: "open" },
+        { at_ms: 10_000, action: "close" },
+      ],
+    },
+  }),
+  gatewayDoor({
+    id: "door-b-cafeteria",
+    name: "Cafeteria door controller",
+    octet: 20,
+    unit: 1,
+    controller: { serial: 230051, firmware: [1, 8] },
+    scenario: "lunch traffic: opened twice every 40 s",
+    timeline: {
+      loop_ms: 40_000,
+      steps: [
+        { at_ms: 4000, action: "open" },
+        { at_ms: 9000, action: "close" },
+        { at_ms: 24_000, action: "open" },
+        { at_ms: 27_000, action: "close" },
+      ],
+    },
+  }),
+  gatewayDoor({
+    id: "door-b-kitchen",
+    name: "Kitchen service door controller",
+    octet: 20,
+    unit: 2,
+    controller: { serial: 230052, firmware: [1, 8] },
+    scenario: "unlocked 30 s every minute for deliveries (lock state), door stays closed",
+    timeline: {
+      loop_ms: 60_000,
+      steps: [
+        { at_ms: 10_000, action: "unlock" },
+        { at_ms: 40_000, action: "lock" },
+      ],
+    },
+  }),
+];
+
 /** Every simulated device of the demo campus. */
-export const DEMO_DEVICES: readonly SimulatedDeviceSpec[] = [...DEMO_CAMPUS, ...DEMO_CAMERAS];
+export const DEMO_DEVICES: readonly SimulatedDeviceSpec[] = [...DEMO_CAMPUS, ...DEMO_CAMERAS, ...DEMO_DOORS];
 
 /** The simulated device behind a config device id, if there is one. */
 export function simulatorFor(id: string): SimulatedDeviceSpec | undefined {

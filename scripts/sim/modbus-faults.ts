@@ -15,6 +15,11 @@
  * - busy        answer exception 06 (server busy) `times` times, then normally
  *               (the fault then becomes none)
  *
+ * A fault can also be a cycle of timed phases, repeated from the moment it is
+ * set, like the cameras' and network devices' cycles: { cycle: [{ fault:
+ * { kind: "none" }, forMs: 40000 }, { fault: { kind: "no-answer" }, forMs:
+ * 20000 }] } is a controller that answers nothing 20 s every minute.
+ *
  * Node builtins only.
  */
 import { EXCEPTION } from "./modbus-pdu.js";
@@ -29,6 +34,14 @@ export type ModbusFault =
   { kind: "crc" } |
   { kind: "busy"; times: number };
 export type FaultKind = ModbusFault["kind"];
+
+/** One phase of a fault cycle: `fault` for `forMs`. */
+export interface ModbusFaultPhase {
+  fault: ModbusFault;
+  forMs: number;
+}
+/** A fault, or phases repeated from the moment they are set. */
+export type ModbusFaultSpec = ModbusFault | { cycle: readonly ModbusFaultPhase[] };
 
 export const FAULT_KINDS: readonly FaultKind[] = ["none", "no-answer", "exception", "slow", "drop", "garbage", "crc", "busy"];
 
@@ -45,15 +58,52 @@ export const DEFAULT_GARBAGE = Buffer.from([0x13, 0x37, 0xff, 0xff, 0x00, 0x02, 
 
 export class FaultTable {
   private readonly faults = new Map<number, ModbusFault>();
+  /** The timer of each unit's running cycle: when its current phase ends. */
+  private readonly cycles = new Map<number, NodeJS.Timeout>();
 
-  set(unit: number, fault: ModbusFault): void {
-    validate(fault);
-    if (fault.kind === "none") this.faults.delete(unit);
-    else this.faults.set(unit, fault.kind === "busy" ? { ...fault } : fault);
+  /** Set a unit's fault, or start its cycle; either replaces what the unit had (cycle included). */
+  set(unit: number, spec: ModbusFaultSpec): void {
+    if ("cycle" in spec) {
+      // Checked whole before anything changes: a bad phase must not leave half a cycle running.
+      if (spec.cycle.length === 0 || spec.cycle.some((p) => !(Number.isInteger(p.forMs) && p.forMs > 0))) {
+        throw new Error("a fault cycle needs at least one phase, each with an integer forMs > 0");
+      }
+      for (const p of spec.cycle) validate(p.fault);
+    } else {
+      validate(spec);
+    }
+    this.stopCycle(unit);
+    if (!("cycle" in spec)) return this.put(unit, spec);
+    const phases = spec.cycle;
+    const enter = (i: number) => {
+      const phase = phases[i % phases.length] as ModbusFaultPhase;
+      this.put(unit, phase.fault);
+      const timer = setTimeout(() => enter(i + 1), phase.forMs);
+      // The cycle must not keep a process (a test, a closing campus) alive.
+      timer.unref();
+      this.cycles.set(unit, timer);
+    };
+    enter(0);
   }
 
   get(unit: number): ModbusFault {
     return this.faults.get(unit) ?? { kind: "none" };
+  }
+
+  /** Stop every cycle (the server is closing); the faults in force stay as they are. */
+  stopCycles(): void {
+    for (const unit of [...this.cycles.keys()]) this.stopCycle(unit);
+  }
+
+  private stopCycle(unit: number): void {
+    clearTimeout(this.cycles.get(unit));
+    this.cycles.delete(unit);
+  }
+
+  /** A fault already validated. Busy is copied: its countdown must not change the caller's object (or a cycle's next round). */
+  private put(unit: number, fault: ModbusFault): void {
+    if (fault.kind === "none") this.faults.delete(unit);
+    else this.faults.set(unit, fault.kind === "busy" ? { ...fault } : fault);
   }
 
   /** Decide for one request; counts down busy. */
@@ -137,4 +187,28 @@ export function parseFaultArg(s: string): { unit: number; fault: ModbusFault } {
   }
   validate(fault);
   return { unit, fault };
+}
+
+/**
+ * "unit:kind[:arg]:ms,kind[:arg]:ms..." as given on the command line: a
+ * fault cycle for one unit, each phase a fault as parseFaultArg takes it
+ * followed by how long it lasts. 3:none:40000,no-answer:20000 is unit 3
+ * answering nothing 20 s every minute.
+ */
+export function parseFaultCycleArg(s: string): { unit: number; fault: ModbusFaultSpec } {
+  const colon = s.indexOf(":");
+  const unitText = colon < 0 ? s : s.slice(0, colon);
+  const cycle = s.slice(colon + 1).split(",").map((part): ModbusFaultPhase => {
+    const at = part.lastIndexOf(":");
+    const forMs = Number(part.slice(at + 1));
+    if (at < 0 || !Number.isInteger(forMs) || forMs <= 0) throw new Error(`"${s}": phase "${part}": expected kind[:arg]:ms with ms > 0`);
+    return { fault: parseFaultArg(`${unitText}:${part.slice(0, at)}`).fault, forMs };
+  });
+  return { unit: parseFaultArg(`${unitText}:none`).unit, fault: { cycle } };
+}
+
+/** A fault in words, for logs: "no-answer", or "none 40 s, then no-answer 20 s". */
+export function describeModbusFault(spec: ModbusFaultSpec): string {
+  if ("cycle" in spec) return spec.cycle.map((p) => `${p.fault.kind} ${p.forMs / 1000} s`).join(", then ");
+  return spec.kind;
 }

@@ -12,7 +12,7 @@
  */
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { FaultTable, type ModbusFault } from "./modbus-faults.js";
+import { FaultTable, type ModbusFault, type ModbusFaultSpec } from "./modbus-faults.js";
 import { EXCEPTION, exceptionPdu, handlePdu, mbapFrame, RegisterBank, requestRange } from "./modbus-pdu.js";
 import { openRtuSerial, RtuFramer, type RtuLink, rtuSilenceMs, writeRtuAnswer } from "./modbus-rtu.js";
 import { listenOn } from "./process.js";
@@ -108,8 +108,10 @@ export class ModbusSim {
     return bank;
   }
 
+  /** Stop hosting a unit id; its fault (and fault cycle) goes with it. */
   removeUnit(unit: number): void {
     this.banks.delete(unit);
+    this.faults.set(unit, { kind: "none" });
   }
 
   units(): number[] {
@@ -122,10 +124,12 @@ export class ModbusSim {
     return b;
   }
 
-  setFault(unit: number, fault: ModbusFault): void {
+  /** A fault, or a cycle of timed faults (modbus-faults.ts), replacing the unit's current one. */
+  setFault(unit: number, fault: ModbusFaultSpec): void {
     this.faults.set(unit, fault);
   }
 
+  /** The fault in force now (the current phase of a cycle). */
   fault(unit: number): ModbusFault {
     return this.faults.get(unit);
   }
@@ -136,6 +140,7 @@ export class ModbusSim {
 
   async close(): Promise<void> {
     this.abort.abort();
+    this.faults.stopCycles();
     for (const s of this.sockets) s.destroy();
     this.serial?.close();
     await Promise.all(this.servers.splice(0).map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));

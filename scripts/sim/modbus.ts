@@ -6,6 +6,9 @@
  *     [--units 1,2,3] [--unknown-unit silent|path-unavailable|target-failed]
  *     [--word-order high-first|low-first] [--scenario file.json]
  *     [--fault unit:kind[:arg]]...        (see modbus-faults.ts)
+ *     [--fault-cycle unit:kind[:arg]:ms,kind[:arg]:ms]...
+ *                                         (e.g. 2:none:40000,no-answer:20000:
+ *                                          unit 2 silent 20 s every minute)
  *
  * Every unit id is a DoorControllerSim (layout in modbus-door.ts) with serial
  * number 100000 + unit. Prints one line once serving:
@@ -18,15 +21,15 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DoorControllerSim, type WordOrder } from "./modbus-door.js";
-import { type ModbusFault, parseFaultArg } from "./modbus-faults.js";
+import { type ModbusFaultSpec, parseFaultArg, parseFaultCycleArg } from "./modbus-faults.js";
 import { parseScenario, runScenario, type Scenario } from "./modbus-scenario.js";
 import { type ModbusSimOptions, startModbusSim, UNKNOWN_UNIT, type UnknownUnit } from "./modbus-server.js";
 import { isMain, untilShutdown } from "./process.js";
 
 export { DoorControllerSim, GENERIC_DOOR_LAYOUT, DOOR_ACTIONS } from "./modbus-door.js";
 export type { DoorAction, DoorControllerOptions, DoorState, WordOrder } from "./modbus-door.js";
-export { FAULT_KINDS, parseFaultArg } from "./modbus-faults.js";
-export type { ModbusFault, FaultKind } from "./modbus-faults.js";
+export { describeModbusFault, FAULT_KINDS, parseFaultArg, parseFaultCycleArg } from "./modbus-faults.js";
+export type { ModbusFault, ModbusFaultPhase, ModbusFaultSpec, FaultKind } from "./modbus-faults.js";
 export { crc16, EXCEPTION, FC, mbapFrame, RegisterBank, rtuFrame, TABLES } from "./modbus-pdu.js";
 export type { Table } from "./modbus-pdu.js";
 export { parseScenario, runScenario } from "./modbus-scenario.js";
@@ -38,7 +41,8 @@ export interface DoorSimArgs {
   sim: ModbusSimOptions;
   units: number[];
   wordOrder: WordOrder;
-  faults: { unit: number; fault: ModbusFault }[];
+  /** --fault and --fault-cycle, in that order (a later one for the same unit replaces an earlier one). */
+  faults: { unit: number; fault: ModbusFaultSpec }[];
   scenarioFile?: string;
 }
 
@@ -58,6 +62,7 @@ export function parseDoorSimArgs(argv: string[]): DoorSimArgs {
       "word-order": { type: "string", default: "high-first" },
       scenario: { type: "string" },
       fault: { type: "string", multiple: true, default: [] },
+      "fault-cycle": { type: "string", multiple: true, default: [] },
     },
   });
   const int = (name: string, s: string, min: number, max: number): number => {
@@ -78,13 +83,17 @@ export function parseDoorSimArgs(argv: string[]): DoorSimArgs {
   };
   if (v["rtu-tcp-port"] !== undefined) sim.rtuTcpPort = int("rtu-tcp-port", v["rtu-tcp-port"], 0, 65535);
   if (v.rtu !== undefined) sim.rtu = { path: v.rtu, baud: int("baud", v.baud, 300, 921600) };
-  const faults = v.fault.map((f) => {
+  const parsed = <T>(name: string, parse: (s: string) => T) => (s: string): T => {
     try {
-      return parseFaultArg(f);
+      return parse(s);
     } catch (e) {
-      throw new Error(`--fault: ${(e as Error).message}`, { cause: e });
+      throw new Error(`--${name}: ${(e as Error).message}`, { cause: e });
     }
-  });
+  };
+  const faults: DoorSimArgs["faults"] = [
+    ...v.fault.map(parsed("fault", parseFaultArg)),
+    ...v["fault-cycle"].map(parsed("fault-cycle", parseFaultCycleArg)),
+  ];
   const out: DoorSimArgs = { sim, units, wordOrder: oneOf<WordOrder>("word-order", v["word-order"], ["high-first", "low-first"]), faults };
   if (v.scenario !== undefined) out.scenarioFile = v.scenario;
   return out;

@@ -2,9 +2,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { DEMO_SERIAL_DIR as AGENT_DEMO_SERIAL_DIR, withOverrides } from "../../agent/demo.js";
 import { loadConfigFile } from "../../config/load.js";
 import { DRIVERS } from "../../drivers/registry.js";
-import { DEMO_DEVICES, simulatorFor } from "../../scripts/sim/demo-campus.js";
+import { DEMO_DEVICES, DEMO_DOORS, DEMO_SERIAL_DIR, simulatorFor } from "../../scripts/sim/demo-campus.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -35,5 +36,35 @@ describe("shipped configs", () => {
       expect({ kind: d.kind, options: d.options }, d.id).toEqual(sim?.driver);
     }
     expect(raw.devices.map((d) => d.id).sort()).toEqual(DEMO_DEVICES.map((s) => s.id).sort());
+  });
+
+  it("config/demo.yaml polls its door controllers every second, safety-critical, each with an owner and a place in building A or B", () => {
+    const loaded = loadConfigFile(join(ROOT, "config/demo.yaml"), { drivers: DRIVERS });
+    const doors = loaded.config.devices.filter((d) => d.kind === "modbus-door");
+    expect(doors.map((d) => d.id).sort()).toEqual(DEMO_DOORS.map((d) => d.id).sort());
+    for (const d of doors) {
+      expect(d.poll, d.id).toEqual({ interval_ms: 1000, timeout_ms: 800 });
+      expect(d.category, d.id).toBe("safety-critical");
+      expect(d.owner, d.id).toBeDefined();
+      expect(d.location.building, d.id).toMatch(/^[AB]$/);
+      expect(d.location.room, d.id).toBeDefined();
+    }
+  });
+
+  it("the demo moves the serial doors' placeholder path into its data folder, and nothing else", () => {
+    // agent/demo.ts does not load the simulators: it holds its own copy of the placeholder.
+    expect(AGENT_DEMO_SERIAL_DIR).toBe(DEMO_SERIAL_DIR);
+    const loaded = loadConfigFile(join(ROOT, "config/demo.yaml"), { drivers: DRIVERS });
+    const pathOf = (c: typeof loaded, id: string) => (c.config.devices.find((d) => d.id === id)?.options as { path?: string }).path;
+    expect(pathOf(loaded, "door-a-north-exit")).toBe(`${DEMO_SERIAL_DIR}/rs485-a`);
+    const moved = withOverrides(loaded, { dataDir: "/var/tmp/demo-1" });
+    expect(["door-a-north-exit", "door-a-courtyard"].map((id) => pathOf(moved, id))).toEqual(["/var/tmp/demo-1/rs485-a", "/var/tmp/demo-1/rs485-a"]);
+    expect(moved.config.outbox.path).toBe("/var/tmp/demo-1/demo-outbox.db");
+    // Without a data folder, data/ in the install folder, where the outbox goes too.
+    const byDefault = withOverrides(loaded, {});
+    expect(pathOf(byDefault, "door-a-north-exit")).toBe(join(ROOT, "data", "rs485-a"));
+    expect(byDefault.config.outbox.path).toBe(join(ROOT, "data", "demo-outbox.db"));
+    const others = (c: typeof loaded) => c.config.devices.filter((d) => !["door-a-north-exit", "door-a-courtyard"].includes(d.id));
+    expect(others(moved)).toEqual(others(loaded));
   });
 });

@@ -1,10 +1,10 @@
 /** The README's first command: the demo campus, on its embedded broker, publishes within seconds. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
-import { DEMO_CAMPUS } from "../../scripts/sim/demo-campus.js";
+import { DEMO_CAMPUS, DEMO_DOORS } from "../../scripts/sim/demo-campus.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
 import { CLI } from "./helpers/agent-process.js";
 
@@ -13,12 +13,23 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-it("the demo publishes the gateway's status, heartbeats and every simulated device's status within 10 seconds", async () => {
+interface Demo {
+  child: ChildProcess;
+  dir: string;
+  sub: Recorder;
+  started: number;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** `campus-agent demo` on a free broker port and a temporary data folder, with a subscriber on everything it publishes. */
+async function startDemo(env: NodeJS.ProcessEnv = {}): Promise<Demo> {
   const dir = mkdtempSync(join(tmpdir(), "demo-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   // Port 0: a free port for the embedded broker, so the test cannot collide with anything on 1883.
   const child: ChildProcess = spawn(process.execPath, [CLI, "demo", "--broker-port", "0", "--data-dir", dir], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   cleanups.push(async () => {
@@ -43,18 +54,53 @@ it("the demo publishes the gateway's status, heartbeats and every simulated devi
     },
     { timeout: 15_000, interval: 25 },
   );
-  const sub: Recorder = await record(`mqtt://127.0.0.1:${port}`, "campus/#");
+  const sub = await record(`mqtt://127.0.0.1:${port}`, "campus/#");
   cleanups.push(() => sub.close());
+  return { child, dir, sub, started, stderr: () => err, exited };
+}
+
+const statusOf = (sub: Recorder, id: string) => sub.json(`/device/${id}/status`);
+/** Door controllers on an RS-485 line (socat PTY pair) or behind the serial gateway (RTU over TCP). */
+const serialDoors = DEMO_DOORS.filter((d) => d.link.transport === "rtu").map((d) => d.id);
+const gatewayDoors = DEMO_DOORS.filter((d) => d.link.transport === "rtu_over_tcp").map((d) => d.id);
+
+it("the demo publishes the gateway's status, heartbeats and every network device's and door controller's status within 10 seconds", async () => {
+  const { sub, started, stderr, child, exited, dir } = await startDemo();
+  const ids = [...DEMO_CAMPUS, ...DEMO_DOORS].map((d) => d.id);
   await sub.waitFor(
     (msgs) =>
       msgs.some((m) => m.topic === "campus/demo-hs/gateway/gw-demo/status" && m.payload.includes('"online"')) &&
       msgs.some((m) => m.topic === "campus/demo-hs/gateway/gw-demo/heartbeat") &&
-      DEMO_CAMPUS.every((d) => msgs.some((m) => m.topic === `campus/demo-hs/device/${d.id}/status`)),
+      ids.every((id) => msgs.some((m) => m.topic === `campus/demo-hs/device/${id}/status`)),
     10_000,
   );
   expect(Date.now() - started).toBeLessThan(15_000);
-  expect(err).toContain("mosquitto_sub -h 127.0.0.1 -p");
+  // The doors on the RS-485 line (its PTY link in the data folder) and behind the gateway answer: not offline.
+  expect(existsSync(join(dir, "rs485-a"))).toBe(true);
+  for (const id of [...serialDoors, ...gatewayDoors]) {
+    expect(statusOf(sub, id).map((s) => s.state), id).not.toContain("offline");
+  }
+  expect(stderr()).toContain("mosquitto_sub -h 127.0.0.1 -p");
   child.kill("SIGTERM");
   expect(await exited).toBe(0);
   expect(sub.messages.some((m) => m.payload.includes('"shutdown"'))).toBe(true);
+  // The campus stopped socat, which removed the line's links.
+  expect(existsSync(join(dir, "rs485-a"))).toBe(false);
+});
+
+it("without socat, the demo still runs: it says what to install, and the doors on the RS-485 line show offline, serial port missing", async () => {
+  // No PATH: the campus cannot find socat (node is started by its absolute path).
+  const { sub, stderr, child, exited } = await startDemo({ PATH: "" });
+  await sub.waitFor(
+    (msgs) =>
+      serialDoors.every((id) => statusOf(sub, id).some((s) => s.state === "offline")) &&
+      DEMO_DOORS.filter((d) => !serialDoors.includes(d.id)).every((d) => msgs.some((m) => m.topic === `campus/demo-hs/device/${d.id}/status`)),
+    15_000,
+  );
+  for (const id of serialDoors) {
+    expect(statusOf(sub, id).find((s) => s.state === "offline"), id).toMatchObject({ reason: "unreachable" });
+  }
+  expect(stderr().split("\n").filter((l) => l.includes("apt-get install socat"))).toHaveLength(1);
+  child.kill("SIGTERM");
+  expect(await exited).toBe(0);
 });

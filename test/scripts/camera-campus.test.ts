@@ -32,7 +32,9 @@ describe("demo campus cameras, as data", () => {
     const ids = DEMO_DEVICES.map((d) => d.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(ID_PATTERN);
-    expect(new Set(DEMO_DEVICES.map((d) => d.address)).size).toBe(DEMO_DEVICES.length);
+    // Door controllers share an address behind a gateway, or have none on a serial line: campus.test.ts checks them.
+    const listening = DEMO_DEVICES.flatMap((d) => (d.simulator === "door" ? [] : [d.address]));
+    expect(new Set(listening).size).toBe(listening.length);
     expect(DEMO_CAMERAS.length).toBe(6);
     for (const c of DEMO_CAMERAS) {
       expect(c.address).toMatch(/^127\.77\.1\.\d{1,3}$/);

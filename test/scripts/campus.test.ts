@@ -1,11 +1,24 @@
+import { existsSync, lstatSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { systemClock } from "../../agent/clock.js";
 import { ID_PATTERN } from "../../config/schema.js";
+import { modbusDoorDriver, modbusOptionsSchema } from "../../drivers/modbus/index.js";
 import { type ReachabilityOptionsInput, reachabilityDriver, reachabilityOptionsSchema } from "../../drivers/reachability/index.js";
 import { type Campus, startCampus } from "../../scripts/sim/campus.js";
-import { DEMO_CAMPUS, DEMO_DEVICES, simulatorFor } from "../../scripts/sim/demo-campus.js";
+import {
+  DEMO_CAMPUS,
+  DEMO_DEVICES,
+  DEMO_DOORS,
+  DEMO_GATEWAY_PORT,
+  DEMO_MODBUS_PORT,
+  DEMO_SERIAL_DIR,
+  type DoorSpec,
+  simulatorFor,
+} from "../../scripts/sim/demo-campus.js";
+import { parseScenario } from "../../scripts/sim/modbus-scenario.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
 import { compileSimulators, startUntilReady } from "./helpers.js";
 
@@ -37,6 +50,133 @@ describe("demo campus data", () => {
     expect(cycles.some((c) => c.includes("normal") && c.includes("refuse"))).toBe(true);
     expect(cycles.some((c) => c.length === 1 && c[0] === "slow")).toBe(true);
     expect(cycles.some((c) => c.includes("normal") && c.includes("unhealthy"))).toBe(true);
+  });
+});
+
+describe("demo campus doors, as data", () => {
+  const endpointOf = (d: DoorSpec) => (d.link.transport === "rtu" ? `rtu:${d.link.line}` : `${d.link.transport}://${d.link.address}:${d.link.port}`);
+
+  it("puts each Ethernet controller on its own 127.77.2.x address on 5020, and two unit ids behind a 4001 gateway and on an RS-485 line", () => {
+    const tcp = DEMO_DOORS.filter((d) => d.link.transport === "tcp");
+    const byEndpoint = new Map<string, DoorSpec[]>();
+    for (const d of DEMO_DOORS) byEndpoint.set(endpointOf(d), [...(byEndpoint.get(endpointOf(d)) ?? []), d]);
+    for (const d of DEMO_DOORS) {
+      if (d.link.transport !== "rtu") expect(d.link.address, d.id).toMatch(/^127\.77\.2\.\d{1,3}$/);
+      if (d.link.transport === "tcp") expect(d.link.port, d.id).toBe(DEMO_MODBUS_PORT);
+      if (d.link.transport === "rtu_over_tcp") expect(d.link.port, d.id).toBe(DEMO_GATEWAY_PORT);
+      // No two controllers answer for the same unit id on one wire.
+      expect(byEndpoint.get(endpointOf(d))?.filter((o) => o.unit === d.unit), d.id).toHaveLength(1);
+    }
+    expect(tcp.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(tcp.map(endpointOf)).size).toBe(tcp.length);
+    const shared = [...byEndpoint.entries()].filter(([, ds]) => ds.length === 2).map(([k]) => k.split(":")[0]);
+    expect(shared.sort()).toEqual(["rtu", "rtu_over_tcp"]);
+    // Every address of the campus belongs to one simulated device, or to one endpoint of door controllers.
+    const addresses = DEMO_DEVICES.flatMap((d) => (d.simulator === "door" ? [] : [d.address]));
+    const doorAddresses = [...byEndpoint.values()].flatMap(([d]) => (d && d.link.transport !== "rtu" ? [d.link.address] : []));
+    expect(new Set([...addresses, ...doorAddresses]).size).toBe(addresses.length + doorAddresses.length);
+  });
+
+  it("gives each door modbus-door options the driver accepts, pointing at its link, with the generic-door profile", () => {
+    for (const d of DEMO_DOORS) {
+      const o = modbusOptionsSchema.parse(d.driver.options);
+      expect(d.driver.kind).toBe("modbus-door");
+      expect([o.transport, o.unit_id, o.profile], d.id).toEqual([d.link.transport, d.unit, "generic-door"]);
+      if (d.link.transport === "rtu") {
+        expect([o.path, o.baud_rate, o.parity], d.id).toEqual([`${DEMO_SERIAL_DIR}/${d.link.line}`, d.link.baud, "none"]);
+      } else {
+        expect([o.host, o.port], d.id).toEqual([d.link.address, d.link.port]);
+      }
+      expect(simulatorFor(d.id)).toBe(d);
+    }
+  });
+
+  it("gives every door a valid looping timeline that acts within the first minute", () => {
+    for (const d of DEMO_DOORS) {
+      const t = parseScenario(d.timeline);
+      expect(t.loop_ms, d.id).toBeDefined();
+      expect(t.steps[0]?.at_ms, d.id).toBeLessThan(60_000);
+      expect(t.steps.every((s) => s.unit === undefined), d.id).toBe(true);
+    }
+  });
+
+  it("includes an exit with REX, a forced door, a door held open 45 s, tamper, mains lost down to battery low, and a controller silent 20 s every minute", () => {
+    const actions = (id: string) => DEMO_DOORS.find((d) => d.id === id)?.timeline.steps.map((s) => s.action);
+    expect(actions("door-a-main-entrance")).toEqual(["rex", "open", "rex_release", "close", "open", "close"]);
+    expect(actions("door-b-east-exit")).toEqual(["force", "close"]);
+    const dock = DEMO_DOORS.find((d) => d.id === "door-b-loading-dock")?.timeline.steps ?? [];
+    expect(dock.map((s) => s.action)).toEqual(["open", "hold", "close"]);
+    expect((dock[2]?.at_ms ?? 0) - (dock[0]?.at_ms ?? 0)).toBe(45_000);
+    expect(actions("door-a-staff-entrance")).toEqual(["tamper", "tamper_clear"]);
+    const power = DEMO_DOORS.find((d) => d.id === "door-a-north-exit")?.timeline.steps ?? [];
+    expect(power.map((s) => s.action)).toEqual(expect.arrayContaining(["power_loss", "power_restore"]));
+    // The generic controller's battery-low threshold is 11.50 V.
+    expect(Math.min(...power.flatMap((s) => (s.action === "battery_set" && s.value !== undefined ? [s.value] : [])))).toBeLessThan(1150);
+    expect(DEMO_DOORS.find((d) => d.id === "door-b-library")?.fault).toEqual({
+      cycle: [
+        { fault: { kind: "none" }, forMs: 40_000 },
+        { fault: { kind: "no-answer" }, forMs: 20_000 },
+      ],
+    });
+  });
+});
+
+describe("demo campus doors, started in process", () => {
+  let dir: string;
+  let campus: Campus;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "campus-doors-"));
+    campus = await startCampus(DEMO_DOORS, { ephemeralPorts: true, serialDir: dir });
+  });
+  afterAll(async () => {
+    await campus.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers the modbus-door driver for every door, over Modbus TCP, the gateway's RTU over TCP and RTU on the PTY line", async () => {
+    expect(campus.devices.map((d) => d.id)).toEqual(DEMO_DOORS.map((d) => d.id));
+    const driver = modbusDoorDriver.create({ log, clock: systemClock });
+    try {
+      const readings = await Promise.all(
+        campus.devices.map(async (running) => {
+          const spec = DEMO_DOORS.find((d) => d.id === running.id) as DoorSpec;
+          expect(running.unavailable, running.id).toBeUndefined();
+          // The spec's options, moved to where the test campus runs: ephemeral ports, the temporary serial folder.
+          const input = { ...spec.driver.options };
+          if (spec.link.transport === "rtu") {
+            expect(running.host).toBe(join(dir, spec.link.line));
+            input.path = running.host;
+          } else {
+            expect(running.host).toBe(spec.link.address);
+            input.port = running.port;
+          }
+          const options = modbusOptionsSchema.parse(input);
+          const r = await driver.poll({ id: running.id, timeoutMs: 5000, options }, { signal: AbortSignal.timeout(5000), log });
+          return [running.id, { health: r.health, serial: r.identity?.serial }] as const;
+        }),
+      );
+      // Nothing in the timelines degrades a door in its first 10 s; every cycle starts answering.
+      expect(Object.fromEntries(readings)).toEqual(
+        Object.fromEntries(DEMO_DOORS.map((d) => [d.id, { health: "ok", serial: String(d.controller.serial) }])),
+      );
+    } finally {
+      await driver.close?.();
+    }
+  });
+
+  it("makes the RS-485 line's link in the serial folder, as a symbolic link to a PTY", () => {
+    expect(lstatSync(join(dir, "rs485-a")).isSymbolicLink()).toBe(true);
+    expect(lstatSync(join(dir, "rs485-a.sim")).isSymbolicLink()).toBe(true);
+  });
+
+  it("stops socat when the campus closes, which removes the line's links; a temporary serial folder goes too", async () => {
+    const serial = DEMO_DOORS.filter((d) => d.link.transport === "rtu");
+    const own = await startCampus(serial);
+    const path = own.devices[0]?.host as string;
+    expect(existsSync(path)).toBe(true);
+    await own.close();
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(join(path, ".."))).toBe(false);
   });
 });
 
@@ -109,5 +249,35 @@ describe("demo campus simulator, as the demo's child process", () => {
     p.child.kill("SIGTERM");
     expect(await p.exited).toEqual({ code: 0, signal: null });
     expect(p.stderr()).toMatch(/stopping \(SIGTERM\)/);
+  });
+
+  it("makes its serial lines in --serial-dir and says where each door is", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "campus-serial-dir-"));
+    try {
+      const p = await startUntilReady(campusJs(), ["--ephemeral-ports", "--serial-dir", join(dir, "made")]);
+      expect(lstatSync(join(dir, "made", "rs485-a")).isSymbolicLink()).toBe(true);
+      expect(p.stderr()).toContain(`door-a-courtyard (Courtyard door controller) on RS-485 line rs485-a (RTU 9600 8N1) at ${join(dir, "made", "rs485-a")}, unit 2:`);
+      expect(p.stderr()).toMatch(/door-b-kitchen \(Kitchen service door controller\) on 127\.77\.2\.20:\d+ \(RTU over TCP, serial gateway\), unit 2:/);
+      expect(p.stderr()).toMatch(/door-b-library \(.*\) on 127\.77\.2\.14:\d+ \(Modbus TCP\), unit 1: .*\(none 40 s, then no-answer 20 s\)/);
+      p.child.kill("SIGTERM");
+      expect(await p.exited).toEqual({ code: 0, signal: null });
+      // socat stopped with the campus, and removed its links.
+      expect(existsSync(join(dir, "made", "rs485-a"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("starts without socat: one line on stderr says what to install, READY names the doors left out", async () => {
+    const serial = DEMO_DOORS.filter((d) => d.link.transport === "rtu").map((d) => d.id);
+    // No PATH: socat cannot be found (node itself is started by its absolute path).
+    const p = await startUntilReady(campusJs(), ["--ephemeral-ports"], { PATH: "" });
+    expect(JSON.parse(p.ready.slice("READY ".length))).toEqual({ devices: DEMO_DEVICES.length - serial.length, unavailable: serial });
+    const lines = p.stderr().split("\n").filter((l) => l.includes("socat"));
+    expect(lines).toEqual([
+      `campus-sim: not started: ${serial.join(", ")}: RS-485 line rs485-a needs socat, which is not installed (apt-get install socat); the agent shows its doors offline (serial port missing)`,
+    ]);
+    p.child.stdin.end();
+    expect(await p.exited).toEqual({ code: 0, signal: null });
   });
 });

@@ -75,9 +75,9 @@ export interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Start `node file args` with piped stdio and resolve once it prints its READY line. */
-export function startUntilReady(file: string, args: string[] = []): Promise<Started> {
-  const child = spawn(process.execPath, [file, ...args], { stdio: "pipe" });
+/** Start `node file args` with piped stdio (and `env` over the environment) and resolve once it prints its READY line. */
+export function startUntilReady(file: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Started> {
+  const child = spawn(process.execPath, [file, ...args], { stdio: "pipe", env: { ...process.env, ...env } });
   let out = "";
   let err = "";
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { FaultTable, parseFaultArg } from "../../scripts/sim/modbus-faults.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { describeModbusFault, FaultTable, parseFaultArg, parseFaultCycleArg } from "../../scripts/sim/modbus-faults.js";
 import { crc16, handlePdu, RegisterBank, rtuFrame } from "../../scripts/sim/modbus-pdu.js";
 import { parseScenario } from "../../scripts/sim/modbus-scenario.js";
 import { parseDoorSimArgs } from "../../scripts/sim/modbus.js";
@@ -80,6 +80,82 @@ describe("Modbus fault table and argument parsing", () => {
     expect(t.verdict(2, 3, 10, 1)).toMatchObject({ do: "answer" });
   });
 
+  describe("fault cycles", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    const answers = (t: FaultTable, unit: number) => t.verdict(unit, 3, 0, 1).do;
+
+    it("switches phases at their times and starts over, for its unit only", () => {
+      vi.useFakeTimers();
+      const t = new FaultTable();
+      t.set(1, { cycle: [{ fault: { kind: "none" }, forMs: 40_000 }, { fault: { kind: "no-answer" }, forMs: 20_000 }] });
+      expect(answers(t, 1)).toBe("answer");
+      vi.advanceTimersByTime(39_999);
+      expect(answers(t, 1)).toBe("answer");
+      vi.advanceTimersByTime(1);
+      expect([answers(t, 1), answers(t, 2)]).toEqual(["silent", "answer"]);
+      expect(t.get(1)).toEqual({ kind: "no-answer" });
+      vi.advanceTimersByTime(20_000);
+      expect(answers(t, 1)).toBe("answer");
+      vi.advanceTimersByTime(40_000);
+      expect(answers(t, 1)).toBe("silent");
+    });
+
+    it("gives a busy phase its full count on every round", () => {
+      vi.useFakeTimers();
+      const t = new FaultTable();
+      t.set(1, { cycle: [{ fault: { kind: "busy", times: 1 }, forMs: 100 }, { fault: { kind: "none" }, forMs: 100 }] });
+      expect(answers(t, 1)).toBe("exception");
+      expect(answers(t, 1)).toBe("answer");
+      vi.advanceTimersByTime(200);
+      expect(answers(t, 1)).toBe("exception");
+    });
+
+    it("stops when replaced by a plain fault, and on stopCycles, keeping the fault in force", () => {
+      vi.useFakeTimers();
+      const t = new FaultTable();
+      const silentEveryOther = { cycle: [{ fault: { kind: "none" as const }, forMs: 100 }, { fault: { kind: "no-answer" as const }, forMs: 100 }] };
+      t.set(1, silentEveryOther);
+      t.set(1, { kind: "drop" });
+      vi.advanceTimersByTime(1000);
+      expect(t.get(1)).toEqual({ kind: "drop" });
+      t.set(2, silentEveryOther);
+      vi.advanceTimersByTime(100);
+      t.stopCycles();
+      vi.advanceTimersByTime(1000);
+      expect(t.get(2)).toEqual({ kind: "no-answer" });
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it("refuses an empty cycle, a phase without a positive duration or with a bad fault, and changes nothing then", () => {
+      const t = new FaultTable();
+      t.set(1, { kind: "crc" });
+      expect(() => t.set(1, { cycle: [] })).toThrow(/at least one phase/);
+      expect(() => t.set(1, { cycle: [{ fault: { kind: "none" }, forMs: 0 }] })).toThrow(/forMs > 0/);
+      expect(() => t.set(1, { cycle: [{ fault: { kind: "none" }, forMs: 10 }, { fault: { kind: "busy", times: 0 }, forMs: 10 }] })).toThrow(/times/);
+      expect(t.get(1)).toEqual({ kind: "crc" });
+    });
+
+    it("parses unit:kind[:arg]:ms,... and describes the cycle in words", () => {
+      const c = parseFaultCycleArg("3:none:40000,no-answer:20000,exception:2:3:0-9:5000");
+      expect(c).toEqual({
+        unit: 3,
+        fault: {
+          cycle: [
+            { fault: { kind: "none" }, forMs: 40_000 },
+            { fault: { kind: "no-answer" }, forMs: 20_000 },
+            { fault: { kind: "exception", code: 2, fn: 3, from: 0, to: 9 }, forMs: 5000 },
+          ],
+        },
+      });
+      expect(describeModbusFault(c.fault)).toBe("none 40 s, then no-answer 20 s, then exception 5 s");
+      expect(() => parseFaultCycleArg("3:no-answer")).toThrow(/phase "no-answer": expected kind\[:arg\]:ms/);
+      expect(() => parseFaultCycleArg("3:melt:100")).toThrow(/unknown fault kind "melt"/);
+      expect(() => parseFaultCycleArg("x:none:100")).toThrow(/unit id must be an integer/);
+    });
+  });
+
   it("parses unit:kind[:arg] fault arguments and rejects bad ones with the reason", () => {
     expect(parseFaultArg("2:no-answer")).toEqual({ unit: 2, fault: { kind: "no-answer" } });
     expect(parseFaultArg("1:exception:0x0b")).toEqual({ unit: 1, fault: { kind: "exception", code: 11 } });
@@ -96,6 +172,12 @@ describe("Modbus fault table and argument parsing", () => {
     const a = parseDoorSimArgs(["--units", "1,2,3", "--rtu", "/tmp/x/a", "--baud", "19200", "--rtu-tcp-port", "0", "--fault", "2:no-answer", "--fault", "3:crc", "--tcp-port", "off"]);
     expect(a.sim).toMatchObject({ tcpPort: null, rtuTcpPort: 0, rtu: { path: "/tmp/x/a", baud: 19200 }, units: [1, 2, 3] });
     expect(a.faults).toEqual([{ unit: 2, fault: { kind: "no-answer" } }, { unit: 3, fault: { kind: "crc" } }]);
+    const cycled = parseDoorSimArgs(["--units", "1,2", "--fault", "1:crc", "--fault-cycle", "2:none:40000,no-answer:20000"]);
+    expect(cycled.faults).toEqual([
+      { unit: 1, fault: { kind: "crc" } },
+      { unit: 2, fault: { cycle: [{ fault: { kind: "none" }, forMs: 40_000 }, { fault: { kind: "no-answer" }, forMs: 20_000 }] } },
+    ]);
+    expect(() => parseDoorSimArgs(["--fault-cycle", "2:none"])).toThrow(/--fault-cycle: .*expected kind\[:arg\]:ms/);
     expect(() => parseDoorSimArgs(["--units", "0"])).toThrow(/--units: expected an integer in 1..247/);
     expect(() => parseDoorSimArgs(["--unknown-unit", "gateway"])).toThrow(/--unknown-unit: expected one of silent/);
   });

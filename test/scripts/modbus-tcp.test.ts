@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { type ModbusSim, type ModbusSimOptions, startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { bitsOf, MbapClient, read, registersOf, tcpWire, type Wire, writeCoil, writeCoils, writeRegister, writeRegisters } from "./modbus-helpers.js";
 
 const sims: ModbusSim[] = [];
 const wires: Wire[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const w of wires.splice(0)) w.destroy();
   await Promise.all(sims.splice(0).map((s) => s.close()));
 });
@@ -134,6 +135,22 @@ describe("Modbus TCP fault injection, per unit id", () => {
     expect(client.wire.pending()).toHaveLength(0);
     sim.setFault(1, { kind: "none" });
     expect(registersOf(await client.request(1, read(3, 0, 1)))).toEqual([100]);
+  });
+
+  it("fault cycle: the unit is silent in its no-answer phase and answers in the next; removing the unit ends the cycle", async () => {
+    const { sim, client } = await setup();
+    // Only the cycle's timers are faked: the sockets run for real.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    sim.setFault(1, { cycle: [{ fault: { kind: "no-answer" }, forMs: 20_000 }, { fault: { kind: "none" }, forMs: 40_000 }] });
+    client.send(1, read(3, 0, 1), 1);
+    client.send(2, read(3, 0, 1), 2);
+    expect((await client.response()).tid).toBe(2);
+    expect(client.wire.pending()).toHaveLength(0);
+    vi.advanceTimersByTime(20_000);
+    expect(registersOf(await client.request(1, read(3, 0, 1)))).toEqual([100]);
+    sim.removeUnit(1);
+    expect(sim.fault(1)).toEqual({ kind: "none" });
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it("exception: answers the configured code only for the configured function and range", async () => {
