@@ -125,6 +125,18 @@ describe("modbus transport and reader against the door simulator", () => {
     expect(t.stats.maxInFlightSeen).toBe(1);
   });
 
+  it("keeps no finished request behind on a long-lived connection (modbus-serial would keep up to 256 per connection)", async () => {
+    const s = await sim();
+    const t = transport(tcp(s), { timeoutMs: 300 });
+    for (let i = 0; i < 30; i++) {
+      await Promise.all(Array.from({ length: 20 }, () => t.read({ unit: 3, table: "holding", address: 0, count: 2 })));
+    }
+    // Answered, timed out (unit 9 is silent) and aborted requests alike.
+    await rejection(t.read({ unit: 9, table: "holding", address: 0, count: 1 }));
+    await rejection(t.read({ unit: 3, table: "holding", address: 0, count: 1 }, { signal: AbortSignal.abort() }));
+    expect(t.stats).toMatchObject({ connected: true, inFlight: 0, libraryTransactions: 0 });
+  });
+
   it("reports a unit id that does not answer as a timeout while the connection stays up", async () => {
     const s = await sim();
     const t = transport(tcp(s), { timeoutMs: 200 });
