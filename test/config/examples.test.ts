@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { DEMO_SERIAL_DIR as AGENT_DEMO_SERIAL_DIR, withOverrides } from "../../agent/demo.js";
-import { loadConfigFile } from "../../config/load.js";
+import { ConfigError, loadConfigFile, parseConfig } from "../../config/load.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { DEMO_DEVICES, DEMO_DOORS, DEMO_SERIAL_DIR, simulatorFor } from "../../scripts/sim/demo-campus.js";
 
@@ -17,6 +17,20 @@ describe("shipped configs", () => {
     });
     expect(loaded.config.devices.length).toBeGreaterThan(0);
     expect(loaded.config.broker.tls?.verify).toBe("full");
+  });
+
+  it("the README's configuration example is valid, but for the files it names that do not exist here", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const block = /```yaml\n(campus: \{ id: lincoln-hs[\s\S]*?)```/.exec(readme)?.[1];
+    expect(block, "the example under Running against a real broker").toBeDefined();
+    let problems: string[] = [];
+    try {
+      parseConfig(block ?? "", { file: join(ROOT, "README-example.yaml"), drivers: DRIVERS, env: { CAMPUS_CAMERA_PASSWORD: "x" } });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems = e.problems.map((p) => `${p.path}: ${p.message}`);
+    }
+    expect(problems).toEqual([expect.stringMatching(/^broker\.password_file: cannot read/), expect.stringMatching(/^broker\.tls\.ca_file: cannot read/)]);
   });
 
   it("config/demo.yaml is valid and runs on the embedded broker", () => {
