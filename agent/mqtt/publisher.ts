@@ -82,6 +82,13 @@ const REASONS: Record<number, string> = {
   153: "payload_format_invalid",
 };
 
+/**
+ * In-flight slots beyond broker.max_in_flight that only alarms may take, so
+ * an alarm goes out at once even while the window is full (a backlog being
+ * drained after an outage, a slow broker).
+ */
+export const ALARM_RESERVE = 16;
+
 const ACK_BATCH = 256;
 const ACK_DELAY_MS = 25;
 
@@ -305,10 +312,14 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
     // in batches looked cheaper but stalls on brokers that leave Nagle on (Mosquitto's
     // set_tcp_nodelay defaults to false): their later PUBACKs wait for our delayed ACK,
     // ~40 ms a batch, which cut the drain to ~400 msg/s here.
-    const room = this.deps.options.maxInFlight - this.inFlight.size;
-    if (room <= 0) return;
+    const max = this.deps.options.maxInFlight;
+    if (this.inFlight.size >= max + ALARM_RESERVE) return;
     const skip = this.blockedStreamSet();
-    const batch = this.deps.outbox.take(room, skip);
+    // Alarms first, into slots only they may use: a window full of telemetry
+    // or of a backlog's events never holds an alarm back.
+    const batch = this.deps.outbox.take(max + ALARM_RESERVE - this.inFlight.size, skip, ["alarm"]);
+    const room = max - this.inFlight.size - batch.length;
+    if (room > 0) batch.push(...this.deps.outbox.take(room, skip));
     const gen = this.generation;
     for (const m of batch) this.send(gen, client, m);
   }

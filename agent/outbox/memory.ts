@@ -69,10 +69,11 @@ export class MemoryOutbox implements Outbox {
     this.assertOpen();
   }
 
-  take(limit: number, skipStreams?: ReadonlySet<string>): StoredMessage[] {
+  take(limit: number, skipStreams?: ReadonlySet<string>, classes: readonly MessageClass[] = MESSAGE_CLASSES): StoredMessage[] {
     this.assertOpen();
     const out: StoredMessage[] = [];
     for (const klass of MESSAGE_CLASSES) {
+      if (!classes.includes(klass)) continue;
       for (const { message } of this.queues[klass].values()) {
         if (out.length >= limit) return out;
         if (this.inFlight.has(message.id) || skipStreams?.has(message.stream)) continue;

@@ -183,11 +183,12 @@ export class SqliteOutbox implements Outbox {
     this.flushNow();
   }
 
-  take(limit: number, skipStreams?: ReadonlySet<string>): StoredMessage[] {
+  take(limit: number, skipStreams?: ReadonlySet<string>, classes: readonly MessageClass[] = MESSAGE_CLASSES): StoredMessage[] {
     this.assertOpen();
     const skip = skipStreams !== undefined && skipStreams.size > 0 ? skipStreams : undefined;
     const out: StoredMessage[] = [];
     for (const klass of MESSAGE_CLASSES) {
+      if (!classes.includes(klass)) continue;
       if (out.length >= limit) break;
       // Only durable messages go out; a failed flush leaves the buffer for later.
       if (klass === "telemetry" && this.buffer.size > 0) this.flushLogged();

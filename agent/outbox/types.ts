@@ -74,9 +74,10 @@ export interface Outbox {
    * Hand out up to `limit` messages that are not in flight, marking them in
    * flight: alarms first, then events, then telemetry, oldest first within a
    * class. Streams listed in `skipStreams` are passed over (their messages
-   * stay, in order, for later).
+   * stay, in order, for later). `classes` limits what is handed out (the
+   * publisher takes alarms alone into its reserved in-flight slots).
    */
-  take(limit: number, skipStreams?: ReadonlySet<string>): StoredMessage[];
+  take(limit: number, skipStreams?: ReadonlySet<string>, classes?: readonly MessageClass[]): StoredMessage[];
   /** The broker acknowledged these: delete them. */
   ack(ids: readonly number[]): void;
   /** Publishing these failed: put them back, to be handed out again in their original order. */

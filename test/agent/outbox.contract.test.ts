@@ -298,6 +298,17 @@ function outboxContract(name: string, factory: Factory): void {
       expect(outbox.stats().depth.event).toBe(1);
     });
 
+    it("hands out only the classes asked for, leaving the others for a later take", () => {
+      const { outbox } = setup();
+      outbox.enqueue(msg("s", "telemetry", "t1"));
+      outbox.enqueue(msg("s", "event", "e1"));
+      outbox.enqueue(msg("a", "alarm", "a1"));
+      outbox.enqueue(msg("a", "alarm", "a2"));
+      expect(tags(outbox.take(10, undefined, ["alarm"]))).toEqual(["a1", "a2"]);
+      expect(tags(outbox.take(10, undefined, ["alarm"]))).toEqual([]);
+      expect(tags(outbox.take(10))).toEqual(["e1", "t1"]);
+    });
+
     it("stores several messages and a memory entry together, numbering each stream in order", () => {
       const { outbox } = setup();
       outbox.enqueue(msg("d", "telemetry", "t1"));

@@ -6,6 +6,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from "../../agent/mqtt/broke
 import { Publisher, type PublisherOptions } from "../../agent/mqtt/publisher.js";
 import { MemoryOutbox } from "../../agent/outbox/memory.js";
 import type { MessageClass, Outbox } from "../../agent/outbox/types.js";
+import { startHeldAcksBroker } from "../helpers/held-acks-broker.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
 
 const log = pino({ level: "silent" });
@@ -122,6 +123,23 @@ describe("Publisher", () => {
     await expectEventually(() => expect(outbox.stats().depth.telemetry).toBe(0));
     expect(maxHeld).toBeGreaterThan(1);
     expect(maxHeld).toBeLessThanOrEqual(8);
+  });
+
+  it("publishes an alarm at once while the in-flight window is full of telemetry awaiting PUBACK", async () => {
+    const b = await startHeldAcksBroker((topic) => topic.endsWith("/telemetry"));
+    cleanups.push(() => b.close());
+    const outbox = makeOutbox();
+    enqueue(outbox, "cam-1", "telemetry", 50);
+    publisher(outbox, options(b.url, { maxInFlight: 4, publishTimeoutMs: 30_000 })).start();
+    await expectEventually(() => expect(b.held).toBe(4));
+    enqueue(outbox, "panic-rx-1", "alarm", 1);
+    await expectEventually(() => expect(outbox.stats().depth.alarm).toBe(0));
+    const alarm = b.received.find((m) => m.topic.endsWith("/alarm"));
+    // On the first connection, its window still full: not after a reconnect gave up on the telemetry.
+    expect(alarm).toMatchObject({ heldAtArrival: 4, connection: 1 });
+    expect(b.received.filter((m) => m.topic.endsWith("/telemetry"))).toHaveLength(4);
+    b.releaseAll();
+    await expectEventually(() => expect(outbox.stats().depth.telemetry).toBe(0));
   });
 
   it("keeps messages while the broker is down and delivers all of them, in order, once it is back", async () => {
