@@ -6,7 +6,15 @@
 import type { Logger } from "pino";
 import type { Config, DeviceConfig } from "../config/schema.js";
 import { effectivePoll } from "../config/schema.js";
-import { type DeviceRef, type Driver, type DriverFactory, type Identity, type Reading, raceAbort } from "../drivers/contract.js";
+import {
+  type DeviceRef,
+  type Driver,
+  type DriverFactory,
+  type DriverReport,
+  type Identity,
+  type Reading,
+  raceAbort,
+} from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
 import type { DeviceInfo, Messages } from "./messages.js";
 import type { Outbox } from "./outbox/types.js";
@@ -65,7 +73,7 @@ export class DeviceManager {
         this.deps.state.forget(id);
         this.identities.delete(id);
         this.refs.delete(id);
-        if (this.driverMemory.delete(id)) this.deps.messages.deviceEvents(deviceInfo(old), [], { key: memoryKey(id), value: null });
+        if (this.driverMemory.delete(id)) this.deps.messages.deviceOutput(deviceInfo(old), {}, { key: memoryKey(id), value: null });
         this.deps.messages.clearDeviceStatus(id);
         result.removed.push(id);
       }
@@ -162,20 +170,33 @@ export class DeviceManager {
     }
   }
 
-  /** Publish what the driver found and keep its memory, in one durable step; nothing when neither is new. */
-  private onDriverOutput(info: DeviceInfo, reading: Reading, log: Logger): void {
-    const events = reading.events ?? [];
+  /**
+   * Publish what the driver found (a poll's Reading, or a listening driver's
+   * report) and keep its memory, in one durable step; nothing when there is
+   * nothing new. Throws when it could not be stored.
+   */
+  private onDriverOutput(info: DeviceInfo, out: DriverReport, log: Logger): void {
+    const alarms = out.alarms ?? [];
+    const events = out.events ?? [];
     let memory: { key: string; value: string } | undefined;
     let json: string | undefined;
-    if (reading.memory !== undefined) {
-      json = JSON.stringify(reading.memory);
+    if (out.memory !== undefined) {
+      json = JSON.stringify(out.memory);
       if (json !== this.driverMemory.get(info.id)?.json) memory = { key: memoryKey(info.id), value: json };
     }
-    if (events.length === 0 && memory === undefined) return;
+    if (alarms.length === 0 && events.length === 0 && memory === undefined) return;
     const before = this.driverMemory.get(info.id);
-    this.deps.messages.deviceEvents(info, events, memory ?? { key: memoryKey(info.id), value: before?.json ?? null });
-    if (json !== undefined) this.driverMemory.set(info.id, { value: reading.memory, json });
+    this.deps.messages.deviceOutput(info, { alarms, events }, memory ?? { key: memoryKey(info.id), value: before?.json ?? null });
+    if (json !== undefined) this.driverMemory.set(info.id, { value: out.memory, json });
+    for (const a of alarms) log.warn({ alarm: a.type, phase: a.phase, test: a.test, alarm_id: a.id, zone: a.zone?.id }, a.text);
     for (const e of events) log.info({ event: e.type, ...e.details }, e.text);
+  }
+
+  /** DriverDeps.report: a listening driver's report, for one of the configured devices of its kind. */
+  private report(kind: string, deviceId: string, out: DriverReport): void {
+    const d = this.devices.get(deviceId);
+    if (d === undefined || d.kind !== kind) throw new Error(`report for ${deviceId}: no ${kind} device of that id is configured`);
+    this.onDriverOutput(deviceInfo(d), out, this.deps.log.child({ device: deviceId }));
   }
 
   async close(): Promise<void> {
@@ -195,7 +216,12 @@ export class DeviceManager {
       const factory = this.factories.get(kind);
       // The config schema only admits registered kinds, so this is a programming error.
       if (!factory) throw new Error(`no driver registered for kind "${kind}"`);
-      driver = factory.create({ log: this.deps.log.child({ driver: kind }), clock: this.deps.clock }) as Driver<unknown>;
+      driver = factory.create({
+        log: this.deps.log.child({ driver: kind }),
+        clock: this.deps.clock,
+        report: (deviceId, out) => this.report(kind, deviceId, out),
+        memoryOf: (deviceId) => this.driverMemory.get(deviceId)?.value,
+      }) as Driver<unknown>;
       this.drivers.set(kind, driver);
     }
     return driver;

@@ -3,9 +3,10 @@
  * contract payloads and appends them to the outbox. The one place that knows
  * both the MQTT contract and which outbox class each message belongs to.
  */
-import type { DeviceEvent, Identity, Reading } from "../drivers/contract.js";
+import type { DeviceAlarm, DeviceEvent, Identity, Reading } from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
 import {
+  type DeviceAlarmPayload,
   type DeviceEventPayload,
   type DeviceStatusPayload,
   type DeviceTelemetryPayload,
@@ -129,12 +130,35 @@ export class Messages {
   }
 
   /**
-   * Events a driver found, stored in one durable step with the driver's
-   * memory (what it compares the next poll with): both or neither, so a
-   * crash neither repeats nor loses an event. `memory.value: null` forgets it.
+   * Alarms and events a driver found, stored in one durable step with the
+   * driver's memory (what it compares the next poll with): all or nothing,
+   * so a crash neither repeats nor loses one. Alarms go in the alarm class
+   * (published before anything else). `memory.value: null` forgets it.
    */
-  deviceEvents(d: DeviceInfo, events: readonly DeviceEvent[], memory: { key: string; value: string | null }): void {
-    const messages = events.map((e): NewMessage => {
+  deviceOutput(
+    d: DeviceInfo,
+    out: { alarms?: readonly DeviceAlarm[]; events?: readonly DeviceEvent[] },
+    memory: { key: string; value: string | null },
+  ): void {
+    const alarms = (out.alarms ?? []).map((a): NewMessage => {
+      const env = { ...this.envelope("device-alarm"), ts: isoTime(a.at) };
+      return this.message(d.id, "alarm", this.deps.topics.deviceAlarm(d.id), false, (seq): DeviceAlarmPayload => ({
+        ...env,
+        ...this.device(d),
+        seq,
+        alarm_id: a.id,
+        phase: a.phase,
+        type: a.type,
+        test: a.test,
+        message: a.text,
+        ends: a.ends ?? null,
+        zone: a.zone === undefined ? null : { ...a.zone, location: stripUndefined({ ...a.zone.location }) },
+        user: a.user ?? null,
+        occurred_at: a.occurredAt === undefined ? null : isoTime(a.occurredAt),
+        source: a.source,
+      }));
+    });
+    const events = (out.events ?? []).map((e): NewMessage => {
       const env = { ...this.envelope("device-event"), ts: isoTime(e.at) };
       return this.message(d.id, "event", this.deps.topics.deviceEvent(d.id), false, (seq) => ({
         ...e.details,
@@ -145,7 +169,7 @@ export class Messages {
         message: e.text,
       }));
     });
-    this.deps.outbox.enqueueWithMemory(messages, memory);
+    this.deps.outbox.enqueueWithMemory([...alarms, ...events], memory);
   }
 
   /** Clear a removed device's retained status (an empty retained payload deletes it, [MQTT-3.3.1-10]). */

@@ -78,6 +78,8 @@ export interface Reading {
    * lost), in order. Published at once as device events (QoS 1).
    */
   events?: DeviceEvent[];
+  /** Alarms found by this poll (a panic input closed): published at once on the alarm topic, before anything else. */
+  alarms?: DeviceAlarm[];
   /**
    * State the driver needs at the next poll to tell what changed (JSON-safe),
    * handed back as PollContext.memory. The agent stores it with `events` in
@@ -99,6 +101,50 @@ export interface DeviceEvent {
   details: Record<string, unknown>;
 }
 
+/** Where something is, as in the config's `location`. */
+export interface Location {
+  building?: string;
+  floor?: string;
+  room?: string;
+}
+
+/**
+ * A life-safety alarm (panic, duress, hold-up, medical, fire…), or the end of
+ * one, as a driver reports it. Published on the device's alarm topic; other
+ * findings (low battery, supervision loss, trouble) are DeviceEvents.
+ */
+export interface DeviceAlarm {
+  /** Unique and stable (a UUID): a restore or cancel names the alarm it ends by it. */
+  id: string;
+  /** "alarm": respond to it; "restore": the condition ended; "cancel": a user called it off. */
+  phase: "alarm" | "restore" | "cancel";
+  /** lower_snake_case: panic, duress, holdup, medical, fire, emergency, intrusion, other. */
+  type: string;
+  /** A test (a technician's, or the panel's test report): consumers must not dispatch. */
+  test: boolean;
+  /** When the agent received or found it, ms since the epoch. */
+  at: number;
+  /** When the sender says it happened, if it says (ms since the epoch). */
+  occurredAt?: number;
+  text: string;
+  /** Restore / cancel: the id of the alarm it ends, when known. */
+  ends?: string;
+  zone?: { id: string; name?: string; location?: Location };
+  user?: string;
+  /** Protocol details (JSON-safe): account, event code, qualifier, raw message, input… */
+  source: Record<string, unknown>;
+}
+
+/**
+ * What a driver that listens (rather than polls) reports as it happens. Like
+ * a Reading's events, alarms and memory, stored in one durable step.
+ */
+export interface DriverReport {
+  alarms?: DeviceAlarm[];
+  events?: DeviceEvent[];
+  memory?: unknown;
+}
+
 /** A device as a driver sees it: its id, deadline and its own validated options. */
 export interface DeviceRef<O> {
   id: string;
@@ -118,6 +164,19 @@ export interface PollContext {
 export interface DriverDeps {
   log: Logger;
   clock: Clock;
+  /**
+   * For drivers that listen (a DC-09 receiver): store what a device just
+   * reported. Synchronous and durable: when it returns, the alarms and events
+   * are committed (fsync) and queued for publishing ahead of everything else,
+   * so the driver may then acknowledge them to their sender. Throws when
+   * they could not be stored (unknown device, disk failure): the driver must
+   * then not acknowledge, so the sender retries. Absent when a driver runs
+   * on its own (tests, a one-off probe): a listening driver then answers
+   * nothing it cannot store.
+   */
+  report?(deviceId: string, report: DriverReport): void;
+  /** The memory last stored for a device (a Reading's or a report's), for listening drivers. */
+  memoryOf?(deviceId: string): unknown;
 }
 
 /** Something found by discovery, not necessarily configured. */

@@ -12,6 +12,7 @@
  *   campus/<c>/gateway/<g>/event       QoS 1, buffered (outbox, class event)
  *   campus/<c>/device/<d>/status       retained, QoS 1, buffered (class event), on every change
  *   campus/<c>/device/<d>/event        QoS 1, buffered (class event): status, identity, door events
+ *   campus/<c>/device/<d>/alarm        QoS 1, buffered (class alarm: committed at once, published first)
  *   campus/<c>/device/<d>/telemetry    QoS 1, buffered (class telemetry), every poll
  */
 import { z } from "zod";
@@ -186,6 +187,30 @@ export const deviceEventSchema = z.discriminatedUnion("type", [
   doorEvent,
 ]);
 
+export const deviceAlarmSchema = z.object({
+  ...envelope("device-alarm"),
+  ...deviceFields,
+  seq,
+  alarm_id: z.string().min(1).describe("Unique id of this alarm (a UUID); a restore or cancel gives it in `ends`"),
+  phase: z
+    .enum(["alarm", "restore", "cancel"])
+    .describe("alarm: respond to it; restore: the condition ended (button reset, input back to normal); cancel: a user called it off"),
+  type: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]*$/)
+    .describe("panic, duress, holdup, medical, fire, emergency, intrusion, other (consumers must accept types they do not know)"),
+  test: z.boolean().describe("A test alarm (campus-agent test-alarm, or a panel's test): do not dispatch"),
+  message: z.string().describe("Plain-language summary"),
+  ends: z.string().nullable().describe("restore / cancel: the alarm_id it ends; null for an alarm, or when the alarm it ends is not known"),
+  zone: z
+    .object({ id: z.string(), name: z.string().optional(), location })
+    .nullable()
+    .describe("Where the alarm was raised (the pendant's or input's zone); null when the sender gave no zone"),
+  user: z.string().nullable().describe("The user or pendant the sender named, if any"),
+  occurred_at: iso.nullable().describe("When the sender says it happened; null when it does not say"),
+  source: z.record(z.string(), z.unknown()).describe("How it reached the gateway: protocol, account, event code, qualifier, input…"),
+});
+
 export const deviceTelemetrySchema = z.object({
   ...envelope("device-telemetry"),
   device: id,
@@ -203,6 +228,7 @@ export type GatewayEventPayload = z.infer<typeof gatewayEventSchema>;
 export type DeviceStatusPayload = z.infer<typeof deviceStatusSchema>;
 export type DeviceEventPayload = z.infer<typeof deviceEventSchema>;
 export type DeviceTelemetryPayload = z.infer<typeof deviceTelemetrySchema>;
+export type DeviceAlarmPayload = z.infer<typeof deviceAlarmSchema>;
 
 /** Every payload schema, by the name used for docs/schemas/<name>.v<N>.json. */
 export const PAYLOAD_SCHEMAS = {
@@ -211,6 +237,7 @@ export const PAYLOAD_SCHEMAS = {
   "gateway-event": gatewayEventSchema,
   "device-status": deviceStatusSchema,
   "device-event": deviceEventSchema,
+  "device-alarm": deviceAlarmSchema,
   "device-telemetry": deviceTelemetrySchema,
 } as const;
 
@@ -244,6 +271,10 @@ export class Topics {
 
   deviceEvent(device: string): string {
     return `${this.root}/device/${device}/event`;
+  }
+
+  deviceAlarm(device: string): string {
+    return `${this.root}/device/${device}/alarm`;
   }
 
   deviceTelemetry(device: string): string {

@@ -17,7 +17,7 @@ import { startEmbeddedBroker } from "../../agent/mqtt/broker.js";
 import { PAYLOAD_SCHEMAS } from "../../agent/mqtt/contract.js";
 import { payloadJsonSchemas, payloadSchemaFile } from "../../agent/mqtt/json-schema.js";
 import { type LoadedConfig, parseConfig } from "../../config/load.js";
-import { type DriverFactory, defineDriver, type Identity } from "../../drivers/contract.js";
+import { type DeviceAlarm, type DriverDeps, type DriverFactory, defineDriver, type Identity } from "../../drivers/contract.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
@@ -113,7 +113,8 @@ describe("the MQTT contract", () => {
         { id: "ok-2", dev: devs[2] as NetDevice, category: "operational" },
       ]),
     );
-    const names = Object.keys(PAYLOAD_SCHEMAS);
+    // Alarms come only from receivers: "Agent alarms" below checks theirs.
+    const names = Object.keys(PAYLOAD_SCHEMAS).filter((n) => n !== "device-alarm");
     const schemaOf = (payload: string) => (payload === "" ? "" : String((JSON.parse(payload) as { schema: string }).schema));
     await sub.waitFor((msgs) => names.every((n) => msgs.some((m) => schemaOf(m.payload) === `campus-edge/${n}/v1`)), 15_000);
 
@@ -319,5 +320,95 @@ describe("Agent door events", () => {
     await second.sub.waitFor((msgs) => msgs.filter((m) => m.topic.endsWith("/door-b-side/telemetry")).length >= polls + 5);
     expect(doorEvents(first.sub, second.sub).map((e) => e.type)).toEqual(["door_opened", "door_forced_open", "door_closed", "door_forced_cleared"]);
     expectValidPayloads([...first.sub.messages, ...second.sub.messages]);
+  });
+});
+
+describe("Agent alarms", () => {
+  /** A listening device kind (as a DC-09 receiver is): the test reports through the deps the agent gives it. */
+  function fakeReceiverKind(holder: { deps?: DriverDeps }): DriverFactory {
+    return defineDriver({
+      kind: "fake-receiver",
+      description: "test double",
+      optionsSchema: z.strictObject({}),
+      create: (deps) => {
+        holder.deps = deps;
+        return { poll: async () => ({ health: "ok", responseTimeMs: 1, metrics: {} }) };
+      },
+    });
+  }
+
+  function receiverConfig(dir: string, drivers: readonly DriverFactory[]): LoadedConfig {
+    const text = stringify({
+      campus: { id: "lincoln" },
+      gateway: { id: "gw-1" },
+      outbox: { path: "outbox.db", flush_interval_ms: 20 },
+      polling: { interval_ms: 200, timeout_ms: 150 },
+      devices: [{ id: "rx-office", kind: "fake-receiver", category: "safety-critical", location: { building: "A", room: "Office" }, options: {} }],
+    });
+    return parseConfig(text, { file: join(dir, "config.yaml"), drivers });
+  }
+
+  const panic = (over: Partial<DeviceAlarm> = {}): DeviceAlarm => ({
+    id: "7d3c1f0e-2b1a-4c55-9a7e-0c1d2e3f4a5b",
+    phase: "alarm",
+    type: "panic",
+    test: false,
+    at: Date.now(),
+    occurredAt: Date.parse("2026-11-23T09:15:02Z"),
+    text: "panic button pressed, zone 15 (Room 114)",
+    zone: { id: "15", name: "Room 114 pendant", location: { building: "A", room: "114" } },
+    user: "3",
+    source: { protocol: "test", account: "1234", code: "120", qualifier: "new" },
+    ...over,
+  });
+
+  it("a listening driver's report is stored before report() returns and published on the alarm topic, restore linked to its alarm", async () => {
+    const { dir } = await setup(0);
+    const holder: { deps?: DriverDeps } = {};
+    const drivers = [...DRIVERS, fakeReceiverKind(holder)];
+    const { sub } = await startAgent(receiverConfig(dir, drivers), drivers);
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/rx-office/status")));
+    holder.deps?.report?.("rx-office", { alarms: [panic()], memory: { open: ["7d3c1f0e-2b1a-4c55-9a7e-0c1d2e3f4a5b"] } });
+    holder.deps?.report?.("rx-office", {
+      alarms: [panic({ id: "0b9e8d7c-6f5a-4e3d-8c2b-1a0f9e8d7c6b", phase: "restore", ends: "7d3c1f0e-2b1a-4c55-9a7e-0c1d2e3f4a5b", text: "panic restored" })],
+      memory: { open: [] },
+    });
+    await sub.waitFor((msgs) => msgs.filter((m) => m.topic === "campus/lincoln/device/rx-office/alarm").length >= 2);
+    const [alarm, restore] = sub.json("/rx-office/alarm");
+    expect(alarm).toMatchObject({
+      schema: "campus-edge/device-alarm/v1",
+      alarm_id: "7d3c1f0e-2b1a-4c55-9a7e-0c1d2e3f4a5b",
+      phase: "alarm",
+      type: "panic",
+      test: false,
+      ends: null,
+      zone: { id: "15", location: { building: "A", room: "114" } },
+      location: { building: "A", room: "Office" },
+      occurred_at: "2026-11-23T09:15:02.000Z",
+      category: "safety-critical",
+    });
+    expect(restore).toMatchObject({ phase: "restore", ends: "7d3c1f0e-2b1a-4c55-9a7e-0c1d2e3f4a5b" });
+    expect((restore?.seq as number) - (alarm?.seq as number)).toBe(1);
+    expectValidPayloads(sub.messages);
+    expect(holder.deps?.memoryOf?.("rx-office")).toEqual({ open: [] });
+  });
+
+  it("refuses a report for a device that is not configured, so the driver does not acknowledge it", async () => {
+    const { dir } = await setup(0);
+    const holder: { deps?: DriverDeps } = {};
+    const drivers = [...DRIVERS, fakeReceiverKind(holder)];
+    await startAgent(receiverConfig(dir, drivers), drivers);
+    expect(() => holder.deps?.report?.("rx-gym", { alarms: [panic()] })).toThrow(/no fake-receiver device of that id/);
+  });
+
+  it("gives a listening driver its device's memory back after a restart", async () => {
+    const { dir } = await setup(0);
+    const holder: { deps?: DriverDeps } = {};
+    const drivers = [...DRIVERS, fakeReceiverKind(holder)];
+    const first = await startAgent(receiverConfig(dir, drivers), drivers);
+    holder.deps?.report?.("rx-office", { memory: { lastSequence: 42 } });
+    await first.agent.stop();
+    await startAgent(receiverConfig(dir, drivers), drivers);
+    expect(holder.deps?.memoryOf?.("rx-office")).toEqual({ lastSequence: 42 });
   });
 });
