@@ -228,7 +228,7 @@ export class DeviceManager {
   }
 
   private job(device: DeviceConfig, config: Config): PollJob {
-    const poll = effectivePoll(device, config.polling);
+    const poll = effectivePoll(device, config.polling, this.factories.get(device.kind)?.pollDefaults);
     const info = deviceInfo(device);
     const driver = this.driverFor(device.kind);
     const log = this.deps.log.child({ device: device.id });

@@ -161,6 +161,8 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
     }),
   );
   const kinds = drivers.map((d) => d.kind);
+  // Kind → its polling defaults (DriverFactory.pollDefaults).
+  const kindPoll = new Map(drivers.flatMap((d) => (d.pollDefaults === undefined ? [] : [[d.kind, d.pollDefaults] as const])));
   // Kind → the option that names or holds its Modbus profile.
   const profileOptions = new Map(drivers.flatMap((d) => (d.modbusProfileOption === undefined ? [] : [[d.kind, d.modbusProfileOption] as const])));
   const device = z.discriminatedUnion("kind", variants as unknown as [(typeof variants)[0], ...(typeof variants)[number][]], {
@@ -228,8 +230,9 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
           }
           const poll = isObject(d.poll) ? d.poll : {};
           if (poll.interval_ms === undefined && poll.timeout_ms === undefined) return;
-          const interval = poll.interval_ms ?? defInterval;
-          const timeout = poll.timeout_ms ?? defTimeout;
+          const kind = typeof d.kind === "string" ? kindPoll.get(d.kind) : undefined;
+          const interval = poll.interval_ms ?? kind?.interval_ms ?? defInterval;
+          const timeout = poll.timeout_ms ?? kind?.timeout_ms ?? defTimeout;
           if (typeof interval === "number" && typeof timeout === "number" && timeout >= interval) {
             ctx.addIssue({
               code: "custom",
@@ -305,7 +308,7 @@ export type BrokerConfig = z.output<typeof brokerSchema>;
 export type OutboxConfig = z.output<typeof outboxSchema>;
 export type PollDefaults = z.output<typeof pollDefaultsSchema>;
 
-/** A device's effective polling parameters: its overrides over the defaults. */
+/** A device's effective polling parameters: its overrides, over its kind's defaults, over the config's. */
 export interface EffectivePoll {
   interval_ms: number;
   timeout_ms: number;
@@ -314,10 +317,14 @@ export interface EffectivePoll {
   max_backoff_ms: number;
 }
 
-export function effectivePoll(device: Pick<DeviceConfig, "poll">, defaults: PollDefaults): EffectivePoll {
+export function effectivePoll(
+  device: Pick<DeviceConfig, "poll">,
+  defaults: PollDefaults,
+  kind?: { interval_ms: number; timeout_ms: number },
+): EffectivePoll {
   return {
-    interval_ms: device.poll.interval_ms ?? defaults.interval_ms,
-    timeout_ms: device.poll.timeout_ms ?? defaults.timeout_ms,
+    interval_ms: device.poll.interval_ms ?? kind?.interval_ms ?? defaults.interval_ms,
+    timeout_ms: device.poll.timeout_ms ?? kind?.timeout_ms ?? defaults.timeout_ms,
     jitter_ratio: device.poll.jitter_ratio ?? defaults.jitter_ratio,
     offline_after_failures: device.poll.offline_after_failures ?? defaults.offline_after_failures,
     max_backoff_ms: device.poll.max_backoff_ms ?? defaults.max_backoff_ms,

@@ -213,6 +213,12 @@ export interface DriverFactory<S extends z.ZodType = z.ZodType> {
    * every name, and hands the driver that profile itself in place of its name.
    */
   modbusProfileOption?: string;
+  /**
+   * Polling defaults of this kind, between a device's own `poll:` and the
+   * config's `polling:` section (panic inputs are read every 200 ms, not
+   * every 30 s). Interval and timeout go together so that they fit.
+   */
+  pollDefaults?: { interval_ms: number; timeout_ms: number };
   create(deps: DriverDeps): Driver<z.output<S>>;
 }
 
