@@ -143,6 +143,25 @@ export const DOOR_EVENT_TYPES = [
   "battery_ok",
 ] as const;
 
+/** Panic-receiver outputs read as contacts (kind panic-contacts): the receiver's own trouble, tamper and supervision fault. */
+export const RECEIVER_EVENT_TYPES = [
+  "receiver_trouble",
+  "receiver_trouble_cleared",
+  "receiver_tamper",
+  "receiver_tamper_cleared",
+  "supervision_fault",
+  "supervision_fault_cleared",
+] as const;
+
+const receiverEvent = z.object({
+  ...deviceEventBase,
+  type: z.enum(RECEIVER_EVENT_TYPES),
+  message: z.string().describe("Plain-language summary"),
+  input: z.string().describe("The I/O module's input the output is wired to"),
+  zone: z.object({ id: z.string(), name: z.string().optional(), location: location.optional() }),
+  initial: z.boolean().describe("true: found on the first poll the gateway ever made of this receiver, not seen changing"),
+});
+
 const doorEvent = z.object({
   ...deviceEventBase,
   type: z.enum(DOOR_EVENT_TYPES),
@@ -185,6 +204,7 @@ export const deviceEventSchema = z.discriminatedUnion("type", [
     changed: z.array(z.enum(["manufacturer", "model", "serial", "firmware", "hardware_id", "mac"])).min(1),
   }),
   doorEvent,
+  receiverEvent,
 ]);
 
 export const deviceAlarmSchema = z.object({

@@ -20,6 +20,7 @@ import { type LoadedConfig, parseConfig } from "../../config/load.js";
 import { type DeviceAlarm, type DriverDeps, type DriverFactory, defineDriver, type Identity } from "../../drivers/contract.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
+import { ContactModuleSim } from "../../scripts/sim/modbus-io.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
@@ -391,6 +392,43 @@ describe("Agent alarms", () => {
     expect((restore?.seq as number) - (alarm?.seq as number)).toBe(1);
     expectValidPayloads(sub.messages);
     expect(holder.deps?.memoryOf?.("rx-office")).toEqual({ open: [] });
+  });
+
+  it("a panic button wired to an I/O module is an alarm on the alarm topic within a poll, and its release the restore", async () => {
+    const { dir } = await setup(0);
+    const sim = await startModbusSim({ units: [1] });
+    cleanups.push(() => sim.close());
+    const module = new ContactModuleSim(sim.bank(1));
+    const text = stringify({
+      campus: { id: "lincoln" },
+      gateway: { id: "gw-1" },
+      outbox: { path: "outbox.db", flush_interval_ms: 20 },
+      devices: [
+        {
+          id: "panic-rx-office",
+          kind: "panic-contacts",
+          category: "safety-critical",
+          location: { building: "A", room: "Office" },
+          options: {
+            transport: "tcp",
+            host: "127.0.0.1",
+            port: sim.tcpPort,
+            inputs: { input_1: { meaning: "panic", zone: "15", name: "Room 114 pendant", location: { building: "A", room: "114" } } },
+            restore_after_ms: 300,
+          },
+        },
+      ],
+    });
+    const { sub } = await startAgent(parseConfig(text, { file: join(dir, "config.yaml"), drivers: DRIVERS }));
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/panic-rx-office/status")));
+    module.close(1);
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/panic-rx-office/alarm")));
+    module.open(1);
+    await sub.waitFor((msgs) => msgs.filter((m) => m.topic.endsWith("/panic-rx-office/alarm")).length >= 2);
+    const [alarm, restore] = sub.json("/panic-rx-office/alarm");
+    expect(alarm).toMatchObject({ phase: "alarm", type: "panic", zone: { id: "15", name: "Room 114 pendant" }, kind: "panic-contacts" });
+    expect(restore).toMatchObject({ phase: "restore", ends: alarm?.alarm_id });
+    expectValidPayloads(sub.messages);
   });
 
   it("refuses a report for a device that is not configured, so the driver does not acknowledge it", async () => {

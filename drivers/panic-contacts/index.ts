@@ -1,0 +1,86 @@
+/**
+ * panic-contacts: a panic-button receiver whose relay outputs are wired to a
+ * Modbus I/O module (dry contacts), read every 200 ms by default.
+ *
+ * One poll = readUnit() of the module's profile through the shared transport
+ * of its endpoint (drivers/modbus), then contacts.ts compares the inputs
+ * with the memory of the previous polls: a panic contact closing is an alarm
+ * at once (DeviceAlarm, published on the alarm topic before anything else),
+ * its opening the alarm's restore; trouble, tamper and supervision outputs
+ * are device events and show the receiver degraded. A module that stops
+ * answering goes offline through the status model (supervision of the
+ * receiver's link), like any device.
+ */
+import { randomUUID } from "node:crypto";
+import { DriverError, defineDriver, type MetricValue, type ReasonCode } from "../contract.js";
+import { toModbusError } from "../modbus/errors.js";
+import { endpointOf, profileOf } from "../modbus/options.js";
+import { readUnit, type UnitReading } from "../modbus/reader.js";
+import { EndpointPool } from "../modbus/transport.js";
+import { evaluateContacts, parseContactMemory } from "./contacts.js";
+import { panicContactsOptionsSchema } from "./options.js";
+
+export { panicContactsOptionsSchema, type PanicContactsOptions } from "./options.js";
+
+const REASON: Record<"trouble" | "tamper" | "supervision", ReasonCode> = {
+  tamper: "tamper",
+  supervision: "supervision",
+  trouble: "receiver_trouble",
+};
+
+export const panicContactsDriver = defineDriver({
+  kind: "panic-contacts",
+  description: "Panic-button receivers read through a Modbus I/O module: panic zones, trouble, tamper and supervision contacts.",
+  optionsSchema: panicContactsOptionsSchema,
+  modbusProfileOption: "profile",
+  pollDefaults: { interval_ms: 200, timeout_ms: 150 },
+  create({ log, clock }) {
+    const endpoints = new EndpointPool(log);
+    return {
+      poll: async (device, ctx) => {
+        if (ctx.signal.aborted) throw new DriverError("timeout", "deadline reached before the poll started", { cause: ctx.signal.reason });
+        const o = device.options;
+        const profile = profileOf(o);
+        const unknown = Object.keys(o.inputs).filter((name) => profile.points[name] === undefined);
+        if (unknown.length > 0) {
+          throw new DriverError("config", `profile ${profile.name} has no point ${unknown.join(", ")}`, { retryable: false });
+        }
+        const transport = endpoints.acquire(device.id, endpointOf(o), {
+          timeoutMs: o.request_timeout_ms,
+          maxInFlight: o.max_in_flight,
+          closeAfterPoll: o.close_after_poll,
+        });
+        let r: UnitReading;
+        try {
+          r = await readUnit(transport, o.unit_id, profile, { signal: ctx.signal, busyRetries: o.busy_retries });
+        } catch (e) {
+          throw e instanceof DriverError ? e : toModbusError(e, transport.key);
+        }
+        const values: Record<string, boolean | undefined> = {};
+        const metrics: Record<string, MetricValue> = {};
+        for (const name of Object.keys(o.inputs)) {
+          const v = r.points[name]?.value;
+          values[name] = typeof v === "boolean" ? v : undefined;
+          metrics[name] = v ?? null;
+        }
+        const { alarms, events, memory, active } = evaluateContacts(parseContactMemory(ctx.memory), values, clock.now(), o, randomUUID);
+        metrics.open_alarms = Object.values(memory.inputs).filter((m) => m.alarmId !== undefined).length;
+        metrics.read_errors = r.errors.length;
+        const responseTimeMs = Math.round(r.responseTimeMs * 10) / 10;
+        const problems = [
+          ...active.map((a) => ({ reason: REASON[a.meaning], text: `${a.meaning} contact ${a.input} active` })),
+          ...(r.errors.length > 0 ? [{ reason: r.errors[0]?.code ?? "config", text: `inputs not read: ${r.missing.join(", ")}` }] : []),
+        ];
+        const top = problems[0];
+        const base = { responseTimeMs, metrics, alarms, events, memory };
+        return top === undefined
+          ? { ...base, health: "ok" as const, reason: "ok", reasonText: `inputs read in ${responseTimeMs} ms` }
+          : { ...base, health: "degraded" as const, reason: top.reason, reasonText: problems.map((p) => p.text).join("; ") };
+      },
+      forget: (deviceId) => {
+        void endpoints.release(deviceId);
+      },
+      close: () => endpoints.close(),
+    };
+  },
+});

@@ -1,0 +1,206 @@
+/**
+ * Panic receivers read as contacts: the pure engine (contacts.ts, time is a
+ * number the test moves, memory through JSON as through the outbox), and the
+ * driver against a simulated I/O module over Modbus TCP.
+ */
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../agent/clock.js";
+import { ConfigError, parseConfig } from "../../config/load.js";
+import { effectivePoll } from "../../config/schema.js";
+import { DRIVERS } from "../../drivers/registry.js";
+import type { DeviceAlarm, DeviceEvent, DeviceRef, Driver } from "../../drivers/contract.js";
+import { evaluateContacts, parseContactMemory } from "../../drivers/panic-contacts/contacts.js";
+import { type PanicContactsOptions, panicContactsDriver, panicContactsOptionsSchema } from "../../drivers/panic-contacts/index.js";
+import { ContactModuleSim } from "../../scripts/sim/modbus-io.js";
+import { type ModbusSim, startModbusSim } from "../../scripts/sim/modbus-server.js";
+
+const log = pino({ level: "silent" });
+const T0 = Date.UTC(2026, 10, 23, 9, 0, 0);
+
+const OPTIONS = panicContactsOptionsSchema.parse({
+  transport: "tcp",
+  host: "127.0.0.1",
+  inputs: {
+    input_1: { meaning: "panic", zone: "15", name: "Room 114 pendant", location: { building: "A", room: "114" } },
+    input_2: { meaning: "panic", alarm: "medical", zone: "16" },
+    input_7: { meaning: "trouble" },
+    input_8: { meaning: "tamper" },
+  },
+});
+
+/** A receiver polled at chosen times, remembering like the agent does. */
+function receiver(opts: PanicContactsOptions = OPTIONS) {
+  let memory: unknown;
+  let n = 0;
+  const alarms: DeviceAlarm[] = [];
+  const events: DeviceEvent[] = [];
+  return {
+    alarms,
+    events,
+    poll(atMs: number, values: Record<string, boolean | undefined>) {
+      const r = evaluateContacts(parseContactMemory(memory), values, T0 + atMs, opts, () => `id-${++n}`);
+      memory = JSON.parse(JSON.stringify(r.memory)) as unknown;
+      alarms.push(...r.alarms);
+      events.push(...r.events);
+      return r;
+    },
+    get memory(): unknown {
+      return memory;
+    },
+    set memory(m: unknown) {
+      memory = m;
+    },
+  };
+}
+const quiet = { input_1: false, input_2: false, input_7: false, input_8: false };
+
+describe("panic contacts", () => {
+  it("a panic contact closing is an alarm at that poll, once, however long it is held", () => {
+    const rx = receiver();
+    rx.poll(0, quiet);
+    const r = rx.poll(200, { ...quiet, input_1: true });
+    expect(r.alarms).toEqual([
+      expect.objectContaining({ id: "id-1", phase: "alarm", type: "panic", test: false, at: T0 + 200, zone: { id: "15", name: "Room 114 pendant", location: { building: "A", room: "114" } } }),
+    ]);
+    for (let t = 400; t <= 5000; t += 200) expect(rx.poll(t, { ...quiet, input_1: true }).alarms).toEqual([]);
+  });
+
+  it("reports the restore once the contact has stayed open restore_after_ms, naming the alarm it ends", () => {
+    const rx = receiver();
+    rx.poll(0, { ...quiet, input_1: true });
+    expect(rx.poll(200, quiet).alarms).toEqual([]);
+    expect(rx.poll(1000, quiet).alarms).toEqual([]);
+    const restore = rx.poll(1200, quiet).alarms;
+    expect(restore).toEqual([expect.objectContaining({ phase: "restore", type: "panic", ends: "id-1", id: "id-2" })]);
+  });
+
+  it("a bouncing contact is one alarm; a press after the restore is a new one", () => {
+    const rx = receiver();
+    rx.poll(0, quiet);
+    rx.poll(200, { ...quiet, input_1: true });
+    rx.poll(400, quiet);
+    rx.poll(600, { ...quiet, input_1: true });
+    rx.poll(800, quiet);
+    rx.poll(2000, quiet);
+    rx.poll(2200, { ...quiet, input_1: true });
+    expect(rx.alarms.map((a) => [a.phase, a.id, a.ends])).toEqual([
+      ["alarm", "id-1", undefined],
+      ["restore", "id-2", "id-1"],
+      ["alarm", "id-3", undefined],
+    ]);
+  });
+
+  it("raises the configured alarm type, and keeps two zones' alarms apart", () => {
+    const rx = receiver();
+    rx.poll(0, quiet);
+    const r = rx.poll(200, { ...quiet, input_1: true, input_2: true });
+    expect(r.alarms.map((a) => [a.type, a.zone?.id])).toEqual([
+      ["panic", "15"],
+      ["medical", "16"],
+    ]);
+  });
+
+  it("a panic contact found closed at the very first poll is an alarm, marked initial", () => {
+    const rx = receiver();
+    const r = rx.poll(0, { ...quiet, input_1: true });
+    expect(r.alarms).toEqual([expect.objectContaining({ phase: "alarm", source: { protocol: "modbus-contact", input: "input_1", initial: true } })]);
+  });
+
+  it("trouble and tamper outputs are events and keep the receiver's active problems", () => {
+    const rx = receiver();
+    rx.poll(0, quiet);
+    const r = rx.poll(200, { ...quiet, input_7: true });
+    expect(r.events.map((e) => e.type)).toEqual(["receiver_trouble"]);
+    expect(r.active).toEqual([{ input: "input_7", meaning: "trouble" }]);
+    expect(rx.poll(400, { ...quiet, input_7: true }).events).toEqual([]);
+    expect(rx.poll(600, quiet).events.map((e) => e.type)).toEqual(["receiver_trouble_cleared"]);
+  });
+
+  it("after a restart with the stored memory, a held button is not a second alarm and its restore still names it", () => {
+    const rx = receiver();
+    rx.poll(0, { ...quiet, input_1: true });
+    const restarted = receiver();
+    restarted.memory = JSON.parse(JSON.stringify(rx.memory)) as unknown;
+    expect(restarted.poll(60_000, { ...quiet, input_1: true }).alarms).toEqual([]);
+    restarted.poll(60_200, quiet);
+    expect(restarted.poll(61_200, quiet).alarms).toEqual([expect.objectContaining({ phase: "restore", ends: "id-1" })]);
+  });
+
+  it("an input not read this poll changes nothing", () => {
+    const rx = receiver();
+    rx.poll(0, { ...quiet, input_1: true });
+    expect(rx.poll(2000, { ...quiet, input_1: undefined }).alarms).toEqual([]);
+  });
+
+  it("refuses inputs the profile does not have, or that are not contacts", () => {
+    const bad = panicContactsOptionsSchema.safeParse({ transport: "tcp", host: "h", inputs: { input_9: { meaning: "panic" } } });
+    expect(bad.error?.issues.map((i) => [i.path.join("."), i.message])).toEqual([["inputs.input_9", expect.stringMatching(/profile io-8di has no point input_9/)]]);
+    const notContact = panicContactsOptionsSchema.safeParse({
+      transport: "tcp",
+      host: "h",
+      profile: { name: "p", points: { level: { table: "holding", address: 0, type: "u16" } } },
+      inputs: { level: { meaning: "panic" } },
+    });
+    expect(notContact.error?.issues[0]?.message).toMatch(/not a contact/);
+  });
+});
+
+describe("panic-contacts in a config", () => {
+  const config = (poll?: Record<string, number>) =>
+    [
+      "campus: { id: c }",
+      "gateway: { id: g }",
+      "devices:",
+      "  - id: rx-1",
+      "    kind: panic-contacts",
+      "    category: safety-critical",
+      ...(poll ? [`    poll: ${JSON.stringify(poll)}`] : []),
+      "    options: { transport: tcp, host: 10.0.0.9, inputs: { input_1: { meaning: panic } } }",
+    ].join("\n");
+
+  it("is polled every 200 ms by default, whatever the campus-wide polling defaults", () => {
+    const { config: c } = parseConfig(config(), { file: "/etc/campus-agent/config.yaml", drivers: DRIVERS });
+    const device = c.devices[0];
+    if (device === undefined) throw new Error("no device");
+    expect(effectivePoll(device, c.polling, panicContactsDriver.pollDefaults)).toMatchObject({ interval_ms: 200, timeout_ms: 150 });
+  });
+
+  it("refuses a timeout that does not fit the kind's 200 ms interval, by its path", () => {
+    let problems: string[] = [];
+    try {
+      parseConfig(config({ timeout_ms: 500 }), { file: "/etc/campus-agent/config.yaml", drivers: DRIVERS });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems = e.problems.map((p) => `${p.path}: ${p.message}`);
+    }
+    expect(problems).toEqual(["devices[0].poll.timeout_ms: timeout (500 ms) must be shorter than the poll interval (200 ms)"]);
+  });
+});
+
+describe("panic-contacts driver against a simulated I/O module", () => {
+  const sims: ModbusSim[] = [];
+  const drivers: Driver<PanicContactsOptions>[] = [];
+  afterEach(async () => {
+    await Promise.all(drivers.splice(0).map((d) => d.close?.()));
+    await Promise.all(sims.splice(0).map((s) => s.close()));
+  });
+
+  it("reads the contacts over Modbus TCP: a pressed button is an alarm, a trouble output shows degraded", async () => {
+    const s = await startModbusSim({ units: [1] });
+    sims.push(s);
+    const module = new ContactModuleSim(s.bank(1));
+    const d = panicContactsDriver.create({ log, clock: systemClock });
+    drivers.push(d);
+    const dev: DeviceRef<PanicContactsOptions> = { id: "rx-1", timeoutMs: 1000, options: { ...OPTIONS, port: s.tcpPort as number } };
+    const poll = (memory?: unknown) => d.poll(dev, { signal: AbortSignal.timeout(1000), log, memory });
+    const first = await poll();
+    expect([first.health, first.alarms, first.metrics.input_1]).toEqual(["ok", [], false]);
+    module.close(1);
+    module.close(7);
+    const second = await poll(first.memory);
+    expect(second.alarms).toEqual([expect.objectContaining({ phase: "alarm", type: "panic", zone: expect.objectContaining({ id: "15" }) })]);
+    expect([second.health, second.reason, second.metrics.open_alarms]).toEqual(["degraded", "receiver_trouble", 1]);
+    expect(second.events?.map((e) => e.type)).toEqual(["receiver_trouble"]);
+  });
+});
