@@ -16,6 +16,7 @@
  */
 import { SIM_EVENT_NAMES, SIM_FAULTS, type SimEventName, type SimFault } from "./dc09-events.js";
 import type { Dc09Sender, SendReport, SendRequest } from "./dc09-sender.js";
+import { parseLoop, runTimeline, type TimelineRun } from "./timeline.js";
 
 export interface Dc09ScenarioStep extends SendRequest {
   at_ms: number;
@@ -47,20 +48,14 @@ export function parseDc09Scenario(json: unknown): Dc09Scenario {
     return step;
   });
   const out: Dc09Scenario = { steps: steps.sort((a, b) => a.at_ms - b.at_ms) };
-  if (obj.loop_ms !== undefined) {
-    const last = steps.at(-1)?.at_ms ?? 0;
-    if (!isUint(obj.loop_ms) || (obj.loop_ms as number) <= last) problems.push(`loop_ms must be an integer greater than the last at_ms (${last})`);
-    else out.loop_ms = obj.loop_ms as number;
-  }
+  const loop = parseLoop(obj.loop_ms, steps, problems);
+  if (loop !== undefined) out.loop_ms = loop;
   if (problems.length > 0) throw new Error(`scenario: ${problems.join("; ")}`);
   return out;
 }
 
-export interface Dc09ScenarioRun {
-  /** Resolves when the last step has been answered (never, when looping, until stop()). */
-  done: Promise<void>;
-  stop(): void;
-}
+/** Resolves `done` when the last step has been answered (never, when looping, until stop()). */
+export type Dc09ScenarioRun = TimelineRun;
 
 /** Run a scenario through a sender; onReport sees each step's report (or error) as it completes. */
 export function runDc09Scenario(
@@ -68,42 +63,11 @@ export function runDc09Scenario(
   scenario: Dc09Scenario,
   onReport: (step: Dc09ScenarioStep, report: SendReport | Error) => void = () => {},
 ): Dc09ScenarioRun {
-  const timers = new Set<NodeJS.Timeout>();
-  let stopped = false;
-  let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    finish = resolve;
+  return runTimeline(scenario.steps, scenario.loop_ms, (step) => {
+    const { at_ms: _at, ...req } = step;
+    return sender.send(req).then(
+      (r) => onReport(step, r),
+      (e: unknown) => onReport(step, e as Error),
+    );
   });
-  const schedule = () => {
-    const sends: Promise<void>[] = [];
-    let scheduled = 0;
-    for (const step of scenario.steps) {
-      const t = setTimeout(() => {
-        timers.delete(t);
-        if (stopped) return;
-        const { at_ms: _at, ...req } = step;
-        sends.push(sender.send(req).then((r) => onReport(step, r), (e: unknown) => onReport(step, e as Error)));
-        if (++scheduled === scenario.steps.length && scenario.loop_ms === undefined) void Promise.all(sends).then(() => finish());
-      }, step.at_ms);
-      timers.add(t);
-    }
-    if (scenario.steps.length === 0 && scenario.loop_ms === undefined) finish();
-    if (scenario.loop_ms !== undefined) {
-      const t = setTimeout(() => {
-        timers.delete(t);
-        if (!stopped) schedule();
-      }, scenario.loop_ms);
-      timers.add(t);
-    }
-  };
-  schedule();
-  return {
-    done,
-    stop() {
-      stopped = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      finish();
-    },
-  };
 }

@@ -14,6 +14,7 @@
  * Node builtins only.
  */
 import { DOOR_ACTIONS, type DoorAction, type DoorControllerSim } from "./modbus-door.js";
+import { parseLoop, runTimeline, type TimelineRun } from "./timeline.js";
 
 export interface ScenarioStep {
   at_ms: number;
@@ -46,20 +47,13 @@ export function parseScenario(json: unknown): Scenario {
     return step;
   });
   const out: Scenario = { steps: steps.sort((a, b) => a.at_ms - b.at_ms) };
-  if (obj.loop_ms !== undefined) {
-    const last = steps.at(-1)?.at_ms ?? 0;
-    if (!isUint(obj.loop_ms) || (obj.loop_ms as number) <= last) problems.push(`loop_ms must be an integer greater than the last at_ms (${last})`);
-    else out.loop_ms = obj.loop_ms as number;
-  }
+  const loop = parseLoop(obj.loop_ms, steps, problems);
+  if (loop !== undefined) out.loop_ms = loop;
   if (problems.length > 0) throw new Error(`scenario: ${problems.join("; ")}`);
   return out;
 }
 
-export interface ScenarioRun {
-  /** Resolves when the last step has run (never, when looping, until stop()). */
-  done: Promise<void>;
-  stop(): void;
-}
+export type ScenarioRun = TimelineRun;
 
 /**
  * Run a scenario against door controllers keyed by unit id. onStep sees each
@@ -74,43 +68,9 @@ export function runScenario(
   for (const s of scenario.steps) {
     if (s.unit !== undefined && !doors.has(s.unit)) throw new Error(`scenario: unit ${s.unit} has no door controller`);
   }
-  const timers = new Set<NodeJS.Timeout>();
-  let stopped = false;
-  let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    finish = resolve;
+  return runTimeline(scenario.steps, scenario.loop_ms, (step) => {
+    const targets = step.unit === undefined ? [...doors.values()] : [doors.get(step.unit) as DoorControllerSim];
+    for (const d of targets) d.apply(step.action, step.value);
+    onStep(step);
   });
-  const schedule = (offset: number) => {
-    let left = scenario.steps.length;
-    if (left === 0 && scenario.loop_ms === undefined) finish();
-    for (const step of scenario.steps) {
-      const t = setTimeout(() => {
-        timers.delete(t);
-        if (stopped) return;
-        const targets = step.unit === undefined ? [...doors.values()] : [doors.get(step.unit) as DoorControllerSim];
-        for (const d of targets) d.apply(step.action, step.value);
-        onStep(step);
-        if (--left === 0 && scenario.loop_ms === undefined) finish();
-      }, offset + step.at_ms);
-      timers.add(t);
-    }
-    if (scenario.loop_ms !== undefined) {
-      const loop = scenario.loop_ms;
-      const t = setTimeout(() => {
-        timers.delete(t);
-        if (!stopped) schedule(0);
-      }, offset + loop);
-      timers.add(t);
-    }
-  };
-  schedule(0);
-  return {
-    done,
-    stop() {
-      stopped = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      finish();
-    },
-  };
 }
