@@ -3,6 +3,7 @@ import type { DriverFactory } from "./contract.js";
 import { modbusDoorDriver } from "./modbus/index.js";
 import { onvifDriver } from "./onvif/index.js";
 import { panicContactsDriver } from "./panic-contacts/index.js";
+import { panicDc09Driver } from "./panic-dc09/index.js";
 import { reachabilityDriver } from "./reachability/index.js";
 
-export const DRIVERS: readonly DriverFactory[] = [reachabilityDriver, onvifDriver, modbusDoorDriver, panicContactsDriver];
+export const DRIVERS: readonly DriverFactory[] = [reachabilityDriver, onvifDriver, modbusDoorDriver, panicContactsDriver, panicDc09Driver];

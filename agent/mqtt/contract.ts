@@ -162,6 +162,41 @@ const receiverEvent = z.object({
   initial: z.boolean().describe("true: found on the first poll the gateway ever made of this receiver, not seen changing"),
 });
 
+/** What a DC-09 panel reported that is not an alarm (kind panic-dc09): the `event` field of a `panel_event`. */
+export const PANEL_EVENTS = [
+  "test",
+  "low_battery",
+  "supervision_loss",
+  "ac_loss",
+  "comm_trouble",
+  "trouble",
+  "tamper",
+  "opening",
+  "closing",
+  "other",
+] as const;
+
+const panelEvent = z.object({
+  ...deviceEventBase,
+  type: z.literal("panel_event").describe("A DC-09 panel's report that is not an alarm (kind panic-dc09)"),
+  message: z.string().describe("Plain-language summary"),
+  event: z
+    .enum(PANEL_EVENTS)
+    .describe("test: periodic or manual test report; low_battery (system or a pendant's), supervision_loss (a pendant stopped checking in), ac_loss, comm_trouble, trouble, tamper, opening/closing (disarmed/armed by a user), other (see code)"),
+  qualifier: z.enum(["new", "restore", "still_present"]).describe("new: started; restore: back to normal; still_present: a status report of a condition still there"),
+  code: z.string().describe("The protocol's event code: Contact ID (\"384\") or SIA (\"XT\")"),
+  description: z.string().describe("What the code means, in words"),
+  protocol: z.enum(["ADM-CID", "SIA-DCS"]),
+  account: z.string().describe("The panel's DC-09 account"),
+  zone: z.object({ id: z.string(), name: z.string().optional(), location: location.optional() }).nullable(),
+  user: z.string().nullable(),
+  partition: z.int().nullable(),
+  sequence: z.int().nonnegative().describe("The DC-09 message's sequence number"),
+  occurred_at: iso.nullable().describe("The panel's timestamp, when the message had one"),
+  encrypted: z.boolean(),
+  raw: z.string().describe("The message's data block as received (decrypted)"),
+});
+
 const doorEvent = z.object({
   ...deviceEventBase,
   type: z.enum(DOOR_EVENT_TYPES),
@@ -205,6 +240,7 @@ export const deviceEventSchema = z.discriminatedUnion("type", [
   }),
   doorEvent,
   receiverEvent,
+  panelEvent,
 ]);
 
 export const deviceAlarmSchema = z.object({

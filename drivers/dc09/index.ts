@@ -34,4 +34,4 @@ export type { SiaCode } from "./sia-dcs.js";
 export { FrameSplitter } from "./stream.js";
 export type { SplitItem } from "./stream.js";
 export { AccountPolicy, checkTimestamp, DEFAULT_TIMESTAMP_WINDOW, SequenceTracker } from "./validate.js";
-export type { AccountConfig, SequenceTrackerOptions, TimestampCheck, TimestampWindow } from "./validate.js";
+export type { AccountConfig, SequenceEntry, SequenceTrackerOptions, TimestampCheck, TimestampWindow } from "./validate.js";

@@ -39,11 +39,7 @@ export interface SequenceTrackerOptions {
   rememberMs?: number;
 }
 
-interface Seen {
-  sequence: number;
-  fingerprint: string;
-  atMs: number;
-}
+type Seen = SequenceEntry;
 
 /**
  * Replay / retransmission detection per account, with bounded memory.
@@ -95,6 +91,33 @@ export class SequenceTracker {
     }
     return dup ? "duplicate" : "new";
   }
+
+  /**
+   * The messages remembered for one account (oldest first), to be stored
+   * with what they reported: a receiver that restarts between storing an
+   * event and acknowledging it then still knows the panel's retransmission.
+   */
+  entries(account: string): SequenceEntry[] {
+    return (this.accounts.get(account.toUpperCase()) ?? []).map((s) => ({ ...s }));
+  }
+
+  /** Replace what is remembered for one account (entries() stored earlier, or taken before a failed step). */
+  load(account: string, entries: readonly SequenceEntry[]): void {
+    const key = account.toUpperCase();
+    this.accounts.delete(key);
+    const list = entries
+      .filter((e) => Number.isInteger(e.sequence) && typeof e.fingerprint === "string" && Number.isFinite(e.atMs))
+      .slice(-this.perAccount)
+      .map((e) => ({ sequence: e.sequence, fingerprint: e.fingerprint, atMs: e.atMs }));
+    if (list.length > 0) this.accounts.set(key, list);
+  }
+}
+
+/** One message a SequenceTracker remembers. */
+export interface SequenceEntry {
+  sequence: number;
+  fingerprint: string;
+  atMs: number;
 }
 
 /** One account this receiver serves. */

@@ -5,6 +5,7 @@
  * zod), and a reload must change devices without losing buffered data.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -20,6 +21,7 @@ import { type LoadedConfig, parseConfig } from "../../config/load.js";
 import { type DeviceAlarm, type DriverDeps, type DriverFactory, defineDriver, type Identity } from "../../drivers/contract.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
+import { Dc09Sender } from "../../scripts/sim/dc09-sender.js";
 import { ContactModuleSim } from "../../scripts/sim/modbus-io.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
@@ -448,5 +450,57 @@ describe("Agent alarms", () => {
     await first.agent.stop();
     await startAgent(receiverConfig(dir, drivers), drivers);
     expect(holder.deps?.memoryOf?.("rx-office")).toEqual({ lastSequence: 42 });
+  });
+});
+
+describe("Agent with a DC-09 receiver", () => {
+  /** A port free now (the agent binds it a moment later). */
+  async function freePort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+
+  it("a panic sent by a panel to the agent's listener is ACKed and published on the alarm topic; a low battery is a panel_event", async () => {
+    const { dir } = await setup(0);
+    const port = await freePort();
+    const text = stringify({
+      campus: { id: "lincoln" },
+      gateway: { id: "gw-1" },
+      outbox: { path: "outbox.db", flush_interval_ms: 20 },
+      devices: [
+        {
+          id: "panic-rx-dc09",
+          kind: "panic-dc09",
+          category: "safety-critical",
+          location: { building: "A", room: "Office" },
+          poll: { interval_ms: 200, timeout_ms: 150 },
+          options: { listen: { port, protocols: ["tcp"] }, account: "1234", zones: { 15: { name: "Room 114 pendant", location: { building: "A", room: "114" } } } },
+        },
+      ],
+    });
+    const { sub } = await startAgent(parseConfig(text, { file: join(dir, "config.yaml"), drivers: DRIVERS }));
+    // The first poll opens the listener; the status it publishes says it is up.
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/panic-rx-dc09/status")));
+    const panel = new Dc09Sender({ host: "127.0.0.1", port, transport: "tcp", account: "1234", ackTimeoutMs: 3000, attempts: 1 });
+    cleanups.push(() => panel.close());
+    expect((await panel.send({ event: "panic", zone: 15 })).result).toBe("ACK");
+    expect((await panel.send({ event: "low-battery", zone: 15 })).result).toBe("ACK");
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/panic-rx-dc09/alarm")) && msgs.some((m) => m.topic.endsWith("/panic-rx-dc09/event") && m.payload.includes("panel_event")));
+    const [alarm] = sub.json("/panic-rx-dc09/alarm");
+    expect(alarm).toMatchObject({
+      kind: "panic-dc09",
+      phase: "alarm",
+      type: "panic",
+      test: false,
+      ends: null,
+      zone: { id: "15", name: "Room 114 pendant", location: { building: "A", room: "114" } },
+      source: { protocol: "dc09", format: "ADM-CID", account: "1234", code: "120", qualifier: "new", sequence: 1 },
+    });
+    const events = sub.json("/panic-rx-dc09/event").filter((e) => e.type === "panel_event");
+    expect(events).toEqual([expect.objectContaining({ event: "low_battery", qualifier: "new", code: "384", zone: expect.objectContaining({ id: "15" }) as unknown })]);
+    expectValidPayloads(sub.messages);
   });
 });
