@@ -93,6 +93,12 @@ export class DeviceManager {
         this.remember(id);
       }
       this.deps.scheduler.upsert(this.job(device, config));
+      const ref = this.refs.get(id);
+      try {
+        if (ref !== undefined) this.driverFor(device.kind).watch?.(ref);
+      } catch (err) {
+        this.deps.log.warn({ device: id, err }, "driver could not start watching the device; its polls will say why");
+      }
     }
     this.devices = next;
     return result;

@@ -195,6 +195,13 @@ export interface Driver<O> {
   identify?(device: DeviceRef<O>, ctx: PollContext): Promise<Identity>;
   /** Look for devices of this kind on the network. Never connects to what it finds unless asked. */
   discover?(ctx: PollContext, params: Record<string, unknown>): Promise<Discovered[]>;
+  /**
+   * The device was added, or its options changed: a driver that listens
+   * (a DC-09 receiver) starts listening now, not at the device's first poll,
+   * which the scheduler spreads over the first interval. Must not throw;
+   * problems surface at the next poll.
+   */
+  watch?(device: DeviceRef<O>): void;
   /** Drop what is kept for a device (it was removed or its options changed). */
   forget?(deviceId: string): void;
   /** Release every resource; called on shutdown. */

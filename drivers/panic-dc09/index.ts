@@ -264,6 +264,10 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
         },
       };
     },
+    watch: (device) => {
+      // Failures (a port taken, a key file missing) are the first poll's to report.
+      ensure(device, undefined).catch(() => {});
+    },
     forget: (deviceId) => {
       generation.set(deviceId, (generation.get(deviceId) ?? 0) + 1);
       const acct = accounts.get(deviceId);

@@ -503,4 +503,31 @@ describe("Agent with a DC-09 receiver", () => {
     expect(events).toEqual([expect.objectContaining({ event: "low_battery", qualifier: "new", code: "384", zone: expect.objectContaining({ id: "15" }) as unknown })]);
     expectValidPayloads(sub.messages);
   });
+
+  it("listens as soon as the device is configured, not at its first poll: a panic in the first moments is ACKed", async () => {
+    const { dir } = await setup(0);
+    const port = await freePort();
+    const text = stringify({
+      campus: { id: "lincoln" },
+      gateway: { id: "gw-1" },
+      outbox: { path: "outbox.db", flush_interval_ms: 20 },
+      devices: [
+        {
+          id: "panic-rx-dc09",
+          kind: "panic-dc09",
+          category: "safety-critical",
+          // The first poll may come up to ten minutes after the start: the listener must not wait for it.
+          poll: { interval_ms: 600_000, timeout_ms: 1000, jitter_ratio: 0 },
+          options: { listen: { port, protocols: ["tcp"] }, account: "1234" },
+        },
+      ],
+    });
+    const { sub } = await startAgent(parseConfig(text, { file: join(dir, "config.yaml"), drivers: DRIVERS }));
+    const panel = new Dc09Sender({ host: "127.0.0.1", port, transport: "tcp", account: "1234", ackTimeoutMs: 3000, attempts: 1 });
+    cleanups.push(() => panel.close());
+    await vi.waitFor(async () => expect((await panel.send({ event: "null" })).result).toBe("ACK"), { timeout: 5000, interval: 50 });
+    expect((await panel.send({ event: "panic", zone: 15 })).result).toBe("ACK");
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/panic-rx-dc09/alarm")));
+    expect(sub.messages.filter((m) => m.topic.endsWith("/panic-rx-dc09/status"))).toEqual([]);
+  });
 });
