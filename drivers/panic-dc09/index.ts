@@ -77,6 +77,8 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
   const accounts = new Map<string, Account>();
   const starting = new Map<string, Promise<Account>>();
   const endpoints = new Map<string, Endpoint>();
+  /** Listeners being opened, by address: shared by the devices that start together. */
+  const opening = new Map<string, Promise<Endpoint>>();
   /** Bumped by forget(): a start still under way for an older generation gives its listeners back. */
   const generation = new Map<string, number>();
   /** A tracker for frames no device takes (never consulted: they are refused before). */
@@ -176,28 +178,9 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
     try {
       for (const transport of new Set(o.listen.protocols)) {
         const k = `${transport}|${o.listen.host}|${o.listen.port}`;
-        let ep = endpoints.get(k);
-        if (ep === undefined) {
-          let listener: Dc09Listener;
-          try {
-            listener = await Dc09Listener.open(
-              { host: o.listen.host, port: o.listen.port, transport, maxConnections: o.listen.max_connections, idleMs: o.listen.idle_timeout_s * 1000 },
-              (bytes, t) => onFrame(k, bytes, t),
-              log.child({ listen: `${transport}://${o.listen.host}:${o.listen.port}` }),
-            );
-          } catch (e) {
-            throw new DriverError("listen", `cannot listen on ${transport} ${o.listen.host}:${o.listen.port}: ${(e as { code?: string }).code ?? String(e)}`, { cause: e });
-          }
-          // Another device may have opened it while this one waited.
-          const raced = endpoints.get(k);
-          if (raced === undefined) {
-            ep = { listener, accounts: new Map() };
-            endpoints.set(k, ep);
-          } else {
-            await listener.close();
-            ep = raced;
-          }
-        }
+        let ep = await endpointFor(k, transport, o);
+        // Closed meanwhile (the device that opened it was removed): open it again.
+        if (endpoints.get(k) !== ep) ep = await endpointFor(k, transport, o);
         const taken = ep.accounts.get(account);
         if (taken !== undefined && taken !== device.id) {
           throw new DriverError("config", `account ${account} on ${transport} ${o.listen.host}:${o.listen.port} is already device ${taken}'s`, { retryable: false });
@@ -217,6 +200,37 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
     accounts.set(device.id, acct);
     log.info({ device: device.id, account, ports: acct.ports, encrypted: key !== undefined }, "DC-09 receiver listening");
     return acct;
+  }
+
+  /**
+   * The listener of one address, opened once: devices starting together (all
+   * watched at once when the config loads) share one open, instead of each
+   * trying to bind the port and all but one failing.
+   */
+  function endpointFor(k: string, transport: Transport, o: PanicDc09Options): Promise<Endpoint> {
+    const ep = endpoints.get(k);
+    if (ep !== undefined) return Promise.resolve(ep);
+    let p = opening.get(k);
+    if (p === undefined) {
+      p = Dc09Listener.open(
+        { host: o.listen.host, port: o.listen.port, transport, maxConnections: o.listen.max_connections, idleMs: o.listen.idle_timeout_s * 1000 },
+        (bytes, t) => onFrame(k, bytes, t),
+        log.child({ listen: `${transport}://${o.listen.host}:${o.listen.port}` }),
+      ).then(
+        (listener) => {
+          const opened: Endpoint = { listener, accounts: new Map() };
+          endpoints.set(k, opened);
+          return opened;
+        },
+        (e: unknown) => {
+          throw new DriverError("listen", `cannot listen on ${transport} ${o.listen.host}:${o.listen.port}: ${(e as { code?: string }).code ?? String(e)}`, { cause: e });
+        },
+      );
+      const settled = p.finally(() => opening.delete(k));
+      settled.catch(() => {});
+      opening.set(k, p);
+    }
+    return p;
   }
 
   async function release(acct: Pick<Account, "deviceId" | "account" | "endpoints">): Promise<void> {

@@ -4,7 +4,7 @@
  * DC-09 sender simulator, a fake report() and an injected monotonic clock.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection } from "node:net";
+import { type AddressInfo, createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -242,6 +242,15 @@ function device(id: string, options: Omit<PanicDc09OptionsInput, "listen"> & { l
 
 const pollCtx = () => ({ signal: AbortSignal.timeout(5000), log });
 
+/** A TCP port free now (the driver binds it a moment later). */
+async function connectsFreePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 async function started(h: Harness, dev: DeviceRef<PanicDc09Options>) {
   await h.driver.poll(dev, pollCtx());
   const ports = h.driver.portsOf(dev.id);
@@ -386,6 +395,19 @@ describe("panic-dc09 receiver", () => {
     expect((await sender(h, pa.tcp ?? 0, { account: "ABCD", firstSequence: 9 }).send({ event: "fire" })).result).toBe("DUH");
     h.driver.forget?.("rx-a");
     await expect.poll(() => connects(pa.tcp ?? 0)).toBe(false);
+  });
+
+  it("opens one listener for several accounts watched at once on one address, and every account is taken", async () => {
+    const h = harness();
+    const port = await connectsFreePort();
+    const devs = ["1001", "1002", "1003", "1004", "1005"].map((acct) => device(`rx-${acct}`, { account: acct, listen: { port, protocols: ["tcp"] } }));
+    // As the agent does when the config loads: all at once, no poll yet.
+    for (const d of devs) h.driver.watch?.(d);
+    await expect.poll(() => devs.every((d) => h.driver.portsOf(d.id)?.tcp === port)).toBe(true);
+    for (const [i, d] of devs.entries()) {
+      expect((await sender(h, port, { account: d.options.account }).send({ event: "panic", zone: i + 1 })).result).toBe("ACK");
+    }
+    expect(h.reports.map((r) => r.deviceId)).toEqual(devs.map((d) => d.id));
   });
 
   it("refuses a second device with the same account on the same address", async () => {
