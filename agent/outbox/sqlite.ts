@@ -290,9 +290,14 @@ export class SqliteOutbox implements Outbox {
     const want = limit - out.length;
     if (want <= 0 || this.committedDepth(klass) === 0) return;
     const code = CLASS_CODE[klass];
-    // Fetching past every unavailable row guarantees `want` available ones if they exist: one query.
-    const n = want + this.inFlightCount[klass] + (klass === "telemetry" ? this.pendingDrops.size : 0);
     const from = this.cursor[klass];
+    // Fetching past every unavailable row at or after the cursor guarantees `want` available ones if they
+    // exist: one query. Counting only those (not every row in flight, most of them behind the cursor)
+    // keeps a drain from reading its whole in-flight window again for each message it hands out.
+    let unavailable = 0;
+    for (const [id, k] of this.inFlight) if (k === klass && id >= from) unavailable++;
+    if (klass === "telemetry") for (const id of this.pendingDrops) if (id >= from) unavailable++;
+    const n = want + unavailable;
     const rows = skip === undefined ? this.st.page.all(code, from, n) : this.st.pageSkipping.all(code, from, JSON.stringify([...skip]), n);
     // Skipped streams' rows are invisible here, so the cursor cannot move past them.
     const advancing = skip === undefined;
