@@ -208,7 +208,9 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
     const now = this.deps.clock.now();
     this.connected = true;
     this.connectedSince = now;
-    this.backoffMs = this.deps.options.reconnectMinMs;
+    // The backoff resets once the broker takes a message (the birth, below), not at CONNACK: a broker that
+    // accepts the connection, refuses everything and drops it (wrong campus id under an ACL) must not be
+    // reconnected to at reconnect_min_ms forever.
     this.lastConnectErrorLogged = "";
     if (this.lastError?.code === "connect" || this.lastError?.code === "timeout") this.lastError = null;
     this.deps.log.info({ url: this.deps.options.url }, "connected to the broker");
@@ -239,10 +241,15 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
       }, o.echoCheckMs);
       this.echoTimer.unref();
     }
-    this.publishWithDeadline(client, o.statusTopic, birth, true).catch((err: unknown) => {
-      if (gen !== this.generation) return;
-      this.rejectionOrDrop(err, `${o.statusTopic} (birth)`);
-    });
+    this.publishWithDeadline(client, o.statusTopic, birth, true).then(
+      () => {
+        if (gen === this.generation) this.backoffMs = o.reconnectMinMs;
+      },
+      (err: unknown) => {
+        if (gen !== this.generation) return;
+        this.rejectionOrDrop(err, `${o.statusTopic} (birth)`);
+      },
+    );
   }
 
   private expectedEcho: string | null = null;

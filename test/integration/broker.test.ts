@@ -261,6 +261,11 @@ describe("agent against Debian's mosquitto", () => {
       // waiting by then. The refused birth makes the agent retry the connection, so such lines keep coming.
       const line = await a.waitForLog((l) => l.code === "not_authorized" && Number(l.time) > Number(started.time) + 1000);
       expect(String(line.msg)).toMatch(/ACL|campus/);
+      // Refused, dropped, reconnected: with backoff (100 ms doubling to 500 ms here), not at the minimum forever.
+      const refusals = () => a.logs.filter((l) => l.code === "not_authorized" && String(l.msg).includes("(birth)")).map((l) => Number(l.time));
+      await a.waitForLog(() => refusals().length >= 5);
+      const [, , , fourth, fifth] = refusals();
+      expect((fifth ?? 0) - (fourth ?? 0)).toBeGreaterThanOrEqual(350);
       expect(await a.kill("SIGTERM")).toBe(0);
       expect(sub.messages.filter((x) => x.topic.startsWith("campus/washington/device/"))).toEqual([]);
       expect(remaining(dir).length).toBeGreaterThan(0);
