@@ -410,6 +410,39 @@ describe("panic-dc09 receiver", () => {
     expect(h.reports.map((r) => r.deviceId)).toEqual(devs.map((d) => d.id));
   });
 
+  it("answers DUH to a message for another receiver or line number, and reports nothing", async () => {
+    const h = harness();
+    const ports = await started(h, device("rx-office", { account: "1234", receiver: "12", line: "3", listen: { protocols: ["tcp"] } }));
+    expect((await sender(h, ports.tcp ?? 0, { receiver: "99", line: "3" }).send({ event: "panic" })).result).toBe("DUH");
+    expect((await sender(h, ports.tcp ?? 0, { receiver: "12", line: "4", firstSequence: 2 }).send({ event: "panic" })).result).toBe("DUH");
+    expect(h.reports).toEqual([]);
+    expect((await sender(h, ports.tcp ?? 0, { receiver: "12", line: "3", firstSequence: 3 }).send({ event: "panic" })).result).toBe("ACK");
+    expect(h.reports).toHaveLength(1);
+  });
+
+  it("says listen when its port is taken, and takes it once it is free again", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen({ host: "127.0.0.1", port: 0 }, resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    const h = harness();
+    const dev = device("rx-office", { account: "1234", listen: { port, protocols: ["tcp"] } });
+    await expect(h.driver.poll(dev, pollCtx())).rejects.toMatchObject({ code: "listen", message: expect.stringMatching(/EADDRINUSE/) as unknown });
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    await expect(h.driver.poll(dev, pollCtx())).resolves.toMatchObject({ health: "ok" });
+    expect((await sender(h, port).send({ event: "panic" })).result).toBe("ACK");
+  });
+
+  it("moves to its new address when its options change (forget, then watch with the new ones)", async () => {
+    const h = harness();
+    const before = await started(h, device("rx-office", { account: "1234", listen: { protocols: ["tcp"] } }));
+    const port = await connectsFreePort();
+    h.driver.forget?.("rx-office");
+    h.driver.watch?.(device("rx-office", { account: "1234", listen: { port, protocols: ["tcp"] } }));
+    await expect.poll(() => h.driver.portsOf("rx-office")?.tcp).toBe(port);
+    expect((await sender(h, port).send({ event: "panic" })).result).toBe("ACK");
+    await expect.poll(() => connects(before.tcp ?? 0)).toBe(false);
+  });
+
   it("refuses a second device with the same account on the same address", async () => {
     const h = harness();
     await started(h, device("rx-a", { account: "1234", listen: { protocols: ["udp"] } }));
