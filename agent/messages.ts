@@ -92,41 +92,18 @@ export class Messages {
         response_time_ms: s.responseTimeMs === null ? null : round(s.responseTimeMs),
       }),
     );
-    const eventEnv = this.envelope("device-event");
-    this.emit(
-      d.id,
-      "event",
-      this.deps.topics.deviceEvent(d.id),
-      false,
-      (seq): DeviceEventPayload => ({
-        ...eventEnv,
-        ...this.device(d),
-        seq,
+    this.deps.outbox.enqueue(
+      this.deviceEvent(d, {
         type: "status_changed",
         from: change.from ? { state: change.from.state, reason: change.from.reason } : null,
         to: { state: s.state, reason: s.reason, reason_text: s.reasonText },
-      }),
+      } satisfies DeviceEventFields),
     );
   }
 
   /** The device's identity changed (or became known): an asset-register event. */
   identityChange(d: DeviceInfo, from: Identity | null, to: Identity, changed: (keyof Identity)[]): void {
-    const env = this.envelope("device-event");
-    this.emit(
-      d.id,
-      "event",
-      this.deps.topics.deviceEvent(d.id),
-      false,
-      (seq): DeviceEventPayload => ({
-        ...env,
-        ...this.device(d),
-        seq,
-        type: "identity_changed",
-        from,
-        to,
-        changed,
-      }),
-    );
+    this.deps.outbox.enqueue(this.deviceEvent(d, { type: "identity_changed", from, to, changed } satisfies DeviceEventFields));
   }
 
   /**
@@ -158,17 +135,8 @@ export class Messages {
         source: a.source,
       }));
     });
-    const events = (out.events ?? []).map((e): NewMessage => {
-      const env = { ...this.envelope("device-event"), ts: isoTime(e.at) };
-      return this.message(d.id, "event", this.deps.topics.deviceEvent(d.id), false, (seq) => ({
-        ...e.details,
-        ...env,
-        ...this.device(d),
-        seq,
-        type: e.type,
-        message: e.text,
-      }));
-    });
+    // A driver's details come first: they cannot overwrite the envelope or the device's fields.
+    const events = (out.events ?? []).map((e) => this.deviceEvent(d, { type: e.type, message: e.text }, { at: e.at, details: e.details }));
     this.deps.outbox.enqueueWithMemory([...alarms, ...events], memory);
   }
 
@@ -194,6 +162,16 @@ export class Messages {
     );
   }
 
+  /**
+   * A device-event message: `details` (a driver's, unchecked), then the
+   * envelope (produced `at`, default now) and the device's fields, then the
+   * event's own `fields`.
+   */
+  private deviceEvent(d: DeviceInfo, fields: Record<string, unknown>, opts: { at?: number; details?: Record<string, unknown> } = {}): NewMessage {
+    const env = { ...this.envelope("device-event"), ...(opts.at !== undefined ? { ts: isoTime(opts.at) } : {}) };
+    return this.message(d.id, "event", this.deps.topics.deviceEvent(d.id), false, (seq) => ({ ...opts.details, ...env, ...this.device(d), seq, ...fields }));
+  }
+
   /** Append one message; the payload is built once its sequence number is known. */
   private emit(stream: string, klass: MessageClass, topic: string, retain: boolean, payload: (seq: number) => object): void {
     this.deps.outbox.enqueue(this.message(stream, klass, topic, retain, payload));
@@ -203,6 +181,11 @@ export class Messages {
     return { stream, klass, topic, retain, render: (seq) => JSON.stringify(payload(seq)) };
   }
 }
+
+/** What a device-event payload holds beyond the envelope, the device's fields and seq. */
+type DeviceEventFields = OmitEach<DeviceEventPayload, "schema" | "campus" | "gateway" | "ts" | "device" | "kind" | "name" | "category" | "location" | "seq">;
+/** Omit, applied to each member of a union (a discriminated union stays one). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
