@@ -5,7 +5,6 @@
  * zod), and a reload must change devices without losing buffered data.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -26,6 +25,7 @@ import { ContactModuleSim } from "../../scripts/sim/modbus-io.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
+import { freePort } from "../helpers/net.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const log = pino({ level: "silent" });
@@ -454,15 +454,6 @@ describe("Agent alarms", () => {
 });
 
 describe("Agent with a DC-09 receiver", () => {
-  /** A port free now (the agent binds it a moment later). */
-  async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
-    const port = (server.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
-  }
-
   it("a panic sent by a panel to the agent's listener is ACKed and published on the alarm topic; a low battery is a panel_event", async () => {
     const { dir } = await setup(0);
     const port = await freePort();

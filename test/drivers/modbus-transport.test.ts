@@ -1,4 +1,3 @@
-import net from "node:net";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ModbusError, toModbusError } from "../../drivers/modbus/errors.js";
@@ -7,6 +6,7 @@ import { readUnit, scanUnits } from "../../drivers/modbus/reader.js";
 import { type Endpoint, ModbusTransport, type TransportSettings } from "../../drivers/modbus/transport.js";
 import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
 import { type ModbusSim, type ModbusSimOptions, startModbusSim } from "../../scripts/sim/modbus-server.js";
+import { freePort } from "../helpers/net.js";
 import { type PtyPair, socatPair } from "../scripts/modbus-helpers.js";
 
 const log = pino({ level: "silent" });
@@ -67,14 +67,6 @@ async function rejection(p: Promise<unknown>): Promise<ModbusError> {
   );
   if (!(e instanceof ModbusError)) throw new Error(`expected a ModbusError, got ${String(e)}`);
   return e;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 describe("modbus transport and reader against the door simulator", () => {

@@ -18,6 +18,7 @@ import { PANEL_EVENTS } from "../../agent/mqtt/contract.js";
 import { type PanicDc09Options, type PanicDc09OptionsInput, panicDc09OptionsSchema, resolveKey } from "../../drivers/panic-dc09/options.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { Dc09Sender, type Dc09SenderOptions } from "../../scripts/sim/dc09-sender.js";
+import { freePort } from "../helpers/net.js";
 
 const log = pino({ level: "silent" });
 const KEY = "000102030405060708090A0B0C0D0E0F";
@@ -242,15 +243,6 @@ function device(id: string, options: Omit<PanicDc09OptionsInput, "listen"> & { l
 
 const pollCtx = () => ({ signal: AbortSignal.timeout(5000), log });
 
-/** A TCP port free now (the driver binds it a moment later). */
-async function connectsFreePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function started(h: Harness, dev: DeviceRef<PanicDc09Options>) {
   await h.driver.poll(dev, pollCtx());
   const ports = h.driver.portsOf(dev.id);
@@ -399,7 +391,7 @@ describe("panic-dc09 receiver", () => {
 
   it("opens one listener for several accounts watched at once on one address, and every account is taken", async () => {
     const h = harness();
-    const port = await connectsFreePort();
+    const port = await freePort();
     const devs = ["1001", "1002", "1003", "1004", "1005"].map((acct) => device(`rx-${acct}`, { account: acct, listen: { port, protocols: ["tcp"] } }));
     // As the agent does when the config loads: all at once, no poll yet.
     for (const d of devs) h.driver.watch?.(d);
@@ -435,7 +427,7 @@ describe("panic-dc09 receiver", () => {
   it("moves to its new address when its options change (forget, then watch with the new ones)", async () => {
     const h = harness();
     const before = await started(h, device("rx-office", { account: "1234", listen: { protocols: ["tcp"] } }));
-    const port = await connectsFreePort();
+    const port = await freePort();
     h.driver.forget?.("rx-office");
     h.driver.watch?.(device("rx-office", { account: "1234", listen: { port, protocols: ["tcp"] } }));
     await expect.poll(() => h.driver.portsOf("rx-office")?.tcp).toBe(port);

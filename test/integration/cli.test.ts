@@ -8,7 +8,8 @@ import { stringify } from "yaml";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
 import { CLI, startAgent } from "./helpers/agent-process.js";
-import { freePort, startMosquitto } from "./helpers/mosquitto.js";
+import { freePort } from "../helpers/net.js";
+import { startMosquitto } from "./helpers/mosquitto.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {

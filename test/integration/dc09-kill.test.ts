@@ -13,7 +13,8 @@ import { stringify } from "yaml";
 import { Dc09Sender } from "../../scripts/sim/dc09-sender.js";
 import { record } from "../helpers/mqtt.js";
 import { type AgentProcess, startAgent } from "./helpers/agent-process.js";
-import { freePort, startMosquitto } from "./helpers/mosquitto.js";
+import { freePort } from "../helpers/net.js";
+import { startMosquitto } from "./helpers/mosquitto.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {

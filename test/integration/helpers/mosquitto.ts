@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../helpers/net.js";
 
 export interface MosquittoOptions {
   tls?: boolean;
@@ -27,14 +28,6 @@ export interface Mosquitto {
   /** stop, and remove the temp dir */
   dispose(): Promise<void>;
   log(): string;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export function generateCa(dir: string): { caFile: string; certFile: string; keyFile: string } {
