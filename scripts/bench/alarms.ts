@@ -13,11 +13,10 @@
  * Targets (issue 5): DC-09 p99 <= 50 ms; contacts p99 <= poll period + 50 ms;
  * zero alarms lost. Needs Debian's mosquitto.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import mqtt from "mqtt";
@@ -28,21 +27,14 @@ import { SqliteOutbox } from "../../agent/outbox/sqlite.js";
 import { Dc09Sender } from "../sim/dc09-sender.js";
 import { ContactModuleSim } from "../sim/modbus-io.js";
 import { startModbusSim } from "../sim/modbus-server.js";
-import { conditions, cpuShare, freePort, procSample, startMosquitto } from "./lib.js";
+import { conditions, cpuShare, epochNow, freePort, latencySummary, procSample, startDoorFarm, startMosquitto } from "./lib.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLI = join(HERE, "..", "..", "agent", "cli.js");
 const PANELS = 10;
 const CONTACT_POLL_MS = 200;
 
-const epochNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function summary(values: readonly number[]): string {
-  const s = [...values].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? Number.NaN;
-  return `median ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${(s.at(-1) ?? Number.NaN).toFixed(1)} ms (n=${s.length})`;
-}
 
 /** The backlog an outage leaves: telemetry of 50 devices, committed in the agent's outbox before it starts. */
 function fillBacklog(path: string, n: number): void {
@@ -53,16 +45,6 @@ function fillBacklog(path: string, n: number): void {
     outbox.enqueue({ stream: device, klass: "telemetry", topic: `campus/bench/device/${device}/telemetry`, retain: false, render: () => payload });
   }
   outbox.close();
-}
-
-function startDoorFarm(count: number): Promise<{ child: ChildProcess; ports: number[] }> {
-  const child = spawn(process.execPath, [join(HERE, "door-farm.js"), "--count", String(count)], { stdio: ["pipe", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`door farm exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      if (line.startsWith("READY ")) resolve({ child, ports: (JSON.parse(line.slice(6)) as { ports: number[] }).ports });
-    });
-  });
 }
 
 async function main(): Promise<void> {
@@ -216,10 +198,10 @@ async function main(): Promise<void> {
       `a backlog of ${Number(values.backlog)} telemetry messages in the outbox at start (filled in ${fillS.toFixed(1)} s), ${PANELS} DC-09 panels (TCP), one contact receiver polled every ${CONTACT_POLL_MS} ms`,
     );
     console.log(`agent over the ${seconds.toFixed(0)} s run: CPU ${(cpuShare(before, after, seconds) * 100).toFixed(0)}% of one core, RSS ${after.rssMb.toFixed(0)} MB; the backlog was drained (below ${DRAINED_BELOW}) ${drainedAt === undefined ? "never" : `${((drainedAt - agentStartedAt) / 1000).toFixed(1)} s into the run`}`);
-    console.log(`DC-09 panic, send → subscriber, while the backlog drained: ${summary(dc09.filter((d) => d.duringDrain).map((d) => d.ms))}`);
-    console.log(`DC-09 panic, send → subscriber, overall: ${summary(dc09.map((d) => d.ms))}`);
-    console.log(`contact closed → subscriber, while the backlog drained: ${summary(contactLatency.filter((d) => d.duringDrain).map((d) => d.ms))}`);
-    console.log(`contact closed → subscriber, overall: ${summary(contactLatency.map((d) => d.ms))}`);
+    console.log(`DC-09 panic, send → subscriber, while the backlog drained: ${latencySummary(dc09.filter((d) => d.duringDrain).map((d) => d.ms), 1)}`);
+    console.log(`DC-09 panic, send → subscriber, overall: ${latencySummary(dc09.map((d) => d.ms), 1)}`);
+    console.log(`contact closed → subscriber, while the backlog drained: ${latencySummary(contactLatency.filter((d) => d.duringDrain).map((d) => d.ms), 1)}`);
+    console.log(`contact closed → subscriber, overall: ${latencySummary(contactLatency.map((d) => d.ms), 1)}`);
     console.log(`alarms: ${sent.length} DC-09 ACKed (not ACKed: ${JSON.stringify(Object.fromEntries(refused))}), ${lost} of them lost; ${contactLatency.length} contact alarms, ${contactLost} lost (none within 5 s)`);
   } finally {
     agent.kill("SIGTERM");

@@ -15,66 +15,19 @@
  *
  * Needs Debian's mosquitto. Bounded: warm-up 10 s + the window.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import mqtt from "mqtt";
 import { stringify } from "yaml";
-import { conditions, cpuShare, procSample, startMosquitto } from "./lib.js";
+import { conditions, cpuShare, epochNow, latencySummary, procSample, startDoorFarm, startMosquitto } from "./lib.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLI = join(HERE, "..", "..", "agent", "cli.js");
 const WARMUP_S = 10;
-
-const epochNow = () => performance.timeOrigin + performance.now();
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
-}
-
-function summary(values: number[]): string {
-  const s = [...values].sort((a, b) => a - b);
-  return `median ${quantile(s, 0.5).toFixed(0)} ms, p99 ${quantile(s, 0.99).toFixed(0)} ms, max ${(s.at(-1) ?? Number.NaN).toFixed(0)} ms (n=${s.length})`;
-}
-
-interface Farm {
-  child: ChildProcess;
-  ports: number[];
-  /** Apply an action; resolves with the epoch time (ms) the farm changed the registers. */
-  change(action: "open" | "close", index: number): Promise<number>;
-}
-
-function startFarm(count: number): Promise<Farm> {
-  const child = spawn(process.execPath, [join(HERE, "door-farm.js"), "--count", String(count)], { stdio: ["pipe", "pipe", "inherit"] });
-  const waiting = new Map<number, (t: number) => void>();
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`door farm exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      if (line.startsWith("READY ")) {
-        const { ports } = JSON.parse(line.slice(6)) as { ports: number[] };
-        resolve({
-          child,
-          ports,
-          change: (action, index) =>
-            new Promise((done) => {
-              waiting.set(index, done);
-              child.stdin?.write(`${action} ${index}\n`);
-            }),
-        });
-      } else if (line.startsWith("CHANGED ")) {
-        const [, index, t] = line.split(" ");
-        const done = waiting.get(Number(index));
-        waiting.delete(Number(index));
-        done?.(Number(t));
-      }
-    });
-  });
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -91,7 +44,7 @@ async function main(): Promise<void> {
   const changesPerS = Number(values["changes-per-s"]);
   const dir = mkdtempSync(join(os.tmpdir(), "bench-doors-"));
   const broker = await startMosquitto(dir);
-  const farm = await startFarm(count);
+  const farm = await startDoorFarm(count);
   const file = join(dir, "agent.yaml");
   writeFileSync(
     file,
@@ -173,8 +126,8 @@ async function main(): Promise<void> {
       `agent: ${polls.toFixed(1)} polls/s, CPU ${(cpuShare(before, after, windowS) * 100).toFixed(0)}% of one core, ` +
       `RSS ${before.rssMb.toFixed(0)} MB at the window's start, ${after.rssMb.toFixed(0)} MB at its end`,
     );
-    console.log(`door change → event at subscriber: ${summary(total)}`);
-    console.log(`  of which after the poll (event ts → subscriber): ${summary(afterPoll)}`);
+    console.log(`door change → event at subscriber: ${latencySummary(total)}`);
+    console.log(`  of which after the poll (event ts → subscriber): ${latencySummary(afterPoll)}`);
     console.log(`changes without their event: ${pending.size}; events not matching a change: ${unexpected}`);
   } finally {
     agent.kill("SIGTERM");

@@ -1,13 +1,16 @@
 /**
  * Shared pieces of the benchmarks: a throw-away Debian mosquitto on a free
- * loopback port, a process's CPU and memory read from /proc, and the
- * machine's conditions to print next to every figure.
+ * loopback port, a process's CPU and memory read from /proc, the machine's
+ * conditions to print next to every figure, latency summaries, and the
+ * door-farm process (door-farm.ts) several benchmarks poll.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 
 export async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -83,4 +86,53 @@ export function conditions(): string {
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** Epoch milliseconds with sub-millisecond resolution, comparable across processes of one machine. */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** "median …, p99 …, max … (n=…)" of latencies in ms, with `digits` decimals. */
+export function latencySummary(values: readonly number[], digits = 0): string {
+  const s = [...values].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? Number.NaN;
+  const ms = (v: number) => `${v.toFixed(digits)} ms`;
+  return `median ${ms(q(0.5))}, p99 ${ms(q(0.99))}, max ${ms(s.at(-1) ?? Number.NaN)} (n=${s.length})`;
+}
+
+export interface DoorFarm {
+  child: ChildProcess;
+  ports: number[];
+  /** Apply an action; resolves with the epoch time (ms) the farm changed the registers. */
+  change(action: "open" | "close", index: number): Promise<number>;
+}
+
+/** Start door-farm.js with `count` controllers and wait for its READY line. */
+export function startDoorFarm(count: number): Promise<DoorFarm> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), "door-farm.js");
+  const child = spawn(process.execPath, [script, "--count", String(count)], { stdio: ["pipe", "pipe", "inherit"] });
+  const waiting = new Map<number, (t: number) => void>();
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`door farm exited with ${code}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      if (line.startsWith("READY ")) {
+        const { ports } = JSON.parse(line.slice(6)) as { ports: number[] };
+        resolve({
+          child,
+          ports,
+          change: (action, index) =>
+            new Promise((done) => {
+              waiting.set(index, done);
+              child.stdin?.write(`${action} ${index}\n`);
+            }),
+        });
+      } else if (line.startsWith("CHANGED ")) {
+        const [, index, t] = line.split(" ");
+        const done = waiting.get(Number(index));
+        waiting.delete(Number(index));
+        done?.(Number(t));
+      }
+    });
+  });
 }
