@@ -22,14 +22,13 @@
  * the previous ones (PollContext.memory, kept by the agent across restarts)
  * and the Reading carries the events found and the new memory.
  */
-import { DriverError, defineDriver, type Identity, type MetricValue, type Reading, type ReasonCode } from "../contract.js";
+import { defineDriver, type Identity, type MetricValue, type Reading, type ReasonCode } from "../contract.js";
 import { doorSnapshot, evaluateDoor, parseDoorMemory } from "./door-events.js";
-import { toModbusError } from "./errors.js";
 import { identityOf as identityOfPoints, identityProfile } from "./identity.js";
-import { endpointOf, type ModbusOptions, modbusOptionsSchema, profileOf } from "./options.js";
+import { modbusOptionsSchema, profileOf } from "./options.js";
 import type { Profile } from "./profile.js";
-import { readUnit, type UnitReading } from "./reader.js";
-import { EndpointPool, type ModbusTransport } from "./transport.js";
+import { readDevice, type UnitReading } from "./reader.js";
+import { EndpointPool } from "./transport.js";
 
 export { type ModbusOptions, modbusOptionsSchema } from "./options.js";
 
@@ -43,26 +42,11 @@ export const modbusDoorDriver = defineDriver({
   modbusProfileOption: "profile",
   create({ log, clock }) {
     const endpoints = new EndpointPool(log);
-    const transportOf = (deviceId: string, o: ModbusOptions): ModbusTransport =>
-      endpoints.acquire(deviceId, endpointOf(o), {
-        timeoutMs: o.request_timeout_ms,
-        maxInFlight: o.max_in_flight,
-        closeAfterPoll: o.close_after_poll,
-      });
-    const read = async (transport: ModbusTransport, o: ModbusOptions, profile: Profile, signal: AbortSignal): Promise<UnitReading> => {
-      if (signal.aborted) throw new DriverError("timeout", "deadline reached before the poll started", { cause: signal.reason });
-      try {
-        return await readUnit(transport, o.unit_id, profile, { signal, busyRetries: o.busy_retries });
-      } catch (e) {
-        // The reader throws ModbusErrors (DriverErrors) for whole-unit failures: rethrown as they are.
-        throw e instanceof DriverError ? e : toModbusError(e, transport.key);
-      }
-    };
     return {
       poll: async (device, ctx) => {
         const o = device.options;
         const profile = profileOf(o);
-        const r = await read(transportOf(device.id, o), o, profile, ctx.signal);
+        const r = await readDevice(endpoints, device.id, o, profile, ctx.signal);
         const reading = toReading(r, profile);
         const { events, memory } = evaluateDoor(
           parseDoorMemory(ctx.memory),
@@ -78,7 +62,7 @@ export const modbusDoorDriver = defineDriver({
         const profile = profileOf(o);
         const cut = identityProfile(profile);
         if (cut === undefined) return identityOfPoints({}, profile);
-        const r = await read(transportOf(device.id, o), o, cut, ctx.signal);
+        const r = await readDevice(endpoints, device.id, o, cut, ctx.signal);
         return identityOfPoints(r.points, profile);
       },
       forget: (deviceId) => {

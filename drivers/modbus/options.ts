@@ -38,7 +38,10 @@ export const modbusUnitShape = {
   busy_retries: z.int().min(0).max(10).default(2).describe("Retries of a read answered 'server busy' (exception 06), with backoff."),
 };
 
-type EndpointFields = Pick<z.output<z.ZodObject<typeof modbusUnitShape>>, "transport" | "host" | "port" | "path" | "baud_rate" | "parity" | "data_bits" | "stop_bits">;
+/** The options every Modbus-based kind has (modbusUnitShape, validated). */
+export type ModbusUnitOptions = z.output<z.ZodObject<typeof modbusUnitShape>>;
+
+type EndpointFields = Pick<ModbusUnitOptions, "transport" | "host" | "port" | "path" | "baud_rate" | "parity" | "data_bits" | "stop_bits">;
 
 /** The endpoint fields fit the transport: a path for rtu, a host for the others, nothing of the other kind. */
 export function checkEndpoint(o: EndpointFields, ctx: z.RefinementCtx): void {

@@ -11,11 +11,13 @@
  * verdict (on RTU, N reads x timeout).
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { DriverError } from "../contract.js";
 import { type Banks, type DecodedPoint, decode, emptyBanks } from "./decode.js";
 import { ModbusError, toModbusError } from "./errors.js";
 import { type PlanLimits, planReads, type ReadGroup } from "./plan.js";
 import type { Profile } from "./profile.js";
-import type { ModbusTransport } from "./transport.js";
+import { endpointOf, type ModbusUnitOptions } from "./options.js";
+import type { EndpointPool, ModbusTransport } from "./transport.js";
 
 export interface ReadOptions {
   signal?: AbortSignal;
@@ -49,6 +51,24 @@ export interface UnitReading {
 
 /** Failures that say nothing about one register, everything about the unit or the link. */
 const UNIT_LEVEL = new Set(["timeout", "gateway_path", "gateway_target", "refused", "unreachable", "dns", "protocol", "internal"]);
+
+/**
+ * One poll of a configured device, for any Modbus-based kind: the shared
+ * transport of its endpoint from the pool (opened with the device's
+ * settings if it is the first there), then readUnit() under the poll's
+ * signal. Whole-unit failures come out as DriverErrors with their reason.
+ */
+export async function readDevice(pool: EndpointPool, deviceId: string, o: ModbusUnitOptions, profile: Profile, signal: AbortSignal): Promise<UnitReading> {
+  if (signal.aborted) throw new DriverError("timeout", "deadline reached before the poll started", { cause: signal.reason });
+  const settings = { timeoutMs: o.request_timeout_ms, maxInFlight: o.max_in_flight, closeAfterPoll: o.close_after_poll };
+  const transport = pool.acquire(deviceId, endpointOf(o), settings);
+  try {
+    return await readUnit(transport, o.unit_id, profile, { signal, busyRetries: o.busy_retries });
+  } catch (e) {
+    // The reader throws ModbusErrors (DriverErrors) for whole-unit failures: rethrown as they are.
+    throw e instanceof DriverError ? e : toModbusError(e, transport.key);
+  }
+}
 
 export async function readUnit(transport: ModbusTransport, unit: number, profile: Profile, opts: ReadOptions = {}): Promise<UnitReading> {
   const started = performance.now();

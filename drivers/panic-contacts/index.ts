@@ -13,9 +13,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { DriverError, defineDriver, type MetricValue, type ReasonCode } from "../contract.js";
-import { toModbusError } from "../modbus/errors.js";
-import { endpointOf, profileOf } from "../modbus/options.js";
-import { readUnit, type UnitReading } from "../modbus/reader.js";
+import { profileOf } from "../modbus/options.js";
+import { readDevice } from "../modbus/reader.js";
 import { EndpointPool } from "../modbus/transport.js";
 import { evaluateContacts, parseContactMemory } from "./contacts.js";
 import { panicContactsOptionsSchema } from "./options.js";
@@ -38,24 +37,13 @@ export const panicContactsDriver = defineDriver({
     const endpoints = new EndpointPool(log);
     return {
       poll: async (device, ctx) => {
-        if (ctx.signal.aborted) throw new DriverError("timeout", "deadline reached before the poll started", { cause: ctx.signal.reason });
         const o = device.options;
         const profile = profileOf(o);
         const unknown = Object.keys(o.inputs).filter((name) => profile.points[name] === undefined);
         if (unknown.length > 0) {
           throw new DriverError("config", `profile ${profile.name} has no point ${unknown.join(", ")}`, { retryable: false });
         }
-        const transport = endpoints.acquire(device.id, endpointOf(o), {
-          timeoutMs: o.request_timeout_ms,
-          maxInFlight: o.max_in_flight,
-          closeAfterPoll: o.close_after_poll,
-        });
-        let r: UnitReading;
-        try {
-          r = await readUnit(transport, o.unit_id, profile, { signal: ctx.signal, busyRetries: o.busy_retries });
-        } catch (e) {
-          throw e instanceof DriverError ? e : toModbusError(e, transport.key);
-        }
+        const r = await readDevice(endpoints, device.id, o, profile, ctx.signal);
         const values: Record<string, boolean | undefined> = {};
         const metrics: Record<string, MetricValue> = {};
         for (const name of Object.keys(o.inputs)) {
