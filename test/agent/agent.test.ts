@@ -454,25 +454,28 @@ describe("Agent alarms", () => {
 });
 
 describe("Agent with a DC-09 receiver", () => {
+  /** A campus with one DC-09 receiver, panic-rx-dc09, whose device fields are given. */
+  const receiverConfig = (dir: string, fields: Record<string, unknown>): LoadedConfig =>
+    parseConfig(
+      stringify({
+        campus: { id: "lincoln" },
+        gateway: { id: "gw-1" },
+        outbox: { path: "outbox.db", flush_interval_ms: 20 },
+        devices: [{ id: "panic-rx-dc09", kind: "panic-dc09", category: "safety-critical", ...fields }],
+      }),
+      { file: join(dir, "config.yaml"), drivers: DRIVERS },
+    );
+
   it("a panic sent by a panel to the agent's listener is ACKed and published on the alarm topic; a low battery is a panel_event", async () => {
     const { dir } = await setup(0);
     const port = await freePort();
-    const text = stringify({
-      campus: { id: "lincoln" },
-      gateway: { id: "gw-1" },
-      outbox: { path: "outbox.db", flush_interval_ms: 20 },
-      devices: [
-        {
-          id: "panic-rx-dc09",
-          kind: "panic-dc09",
-          category: "safety-critical",
-          location: { building: "A", room: "Office" },
-          poll: { interval_ms: 200, timeout_ms: 150 },
-          options: { listen: { port, protocols: ["tcp"] }, account: "1234", zones: { 15: { name: "Room 114 pendant", location: { building: "A", room: "114" } } } },
-        },
-      ],
-    });
-    const { sub } = await startAgent(parseConfig(text, { file: join(dir, "config.yaml"), drivers: DRIVERS }));
+    const { sub } = await startAgent(
+      receiverConfig(dir, {
+        location: { building: "A", room: "Office" },
+        poll: { interval_ms: 200, timeout_ms: 150 },
+        options: { listen: { port, protocols: ["tcp"] }, account: "1234", zones: { 15: { name: "Room 114 pendant", location: { building: "A", room: "114" } } } },
+      }),
+    );
     // The first poll opens the listener; the status it publishes says it is up.
     await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/panic-rx-dc09/status")));
     const panel = new Dc09Sender({ host: "127.0.0.1", port, transport: "tcp", account: "1234", ackTimeoutMs: 3000, attempts: 1 });
@@ -498,22 +501,13 @@ describe("Agent with a DC-09 receiver", () => {
   it("listens as soon as the device is configured, not at its first poll: a panic in the first moments is ACKed", async () => {
     const { dir } = await setup(0);
     const port = await freePort();
-    const text = stringify({
-      campus: { id: "lincoln" },
-      gateway: { id: "gw-1" },
-      outbox: { path: "outbox.db", flush_interval_ms: 20 },
-      devices: [
-        {
-          id: "panic-rx-dc09",
-          kind: "panic-dc09",
-          category: "safety-critical",
-          // The first poll may come up to ten minutes after the start: the listener must not wait for it.
-          poll: { interval_ms: 600_000, timeout_ms: 1000, jitter_ratio: 0 },
-          options: { listen: { port, protocols: ["tcp"] }, account: "1234" },
-        },
-      ],
-    });
-    const { sub } = await startAgent(parseConfig(text, { file: join(dir, "config.yaml"), drivers: DRIVERS }));
+    const { sub } = await startAgent(
+      receiverConfig(dir, {
+        // The first poll may come up to ten minutes after the start: the listener must not wait for it.
+        poll: { interval_ms: 600_000, timeout_ms: 1000, jitter_ratio: 0 },
+        options: { listen: { port, protocols: ["tcp"] }, account: "1234" },
+      }),
+    );
     const panel = new Dc09Sender({ host: "127.0.0.1", port, transport: "tcp", account: "1234", ackTimeoutMs: 3000, attempts: 1 });
     cleanups.push(() => panel.close());
     await vi.waitFor(async () => expect((await panel.send({ event: "null" })).result).toBe("ACK"), { timeout: 5000, interval: 50 });
