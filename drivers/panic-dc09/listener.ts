@@ -4,7 +4,8 @@
  * each to `onFrame` synchronously and sends back the bytes it returns (an
  * answer) or nothing. Bounded: at most `maxConnections` TCP connections
  * (more are closed at once), a connection idle for `idleMs` is closed, a
- * connection's pending bytes never exceed one frame (MAX_FRAME_BYTES).
+ * connection's pending bytes never exceed one frame (MAX_FRAME_BYTES), and
+ * a sender that does not read its answers is not read from until it does.
  */
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
@@ -111,7 +112,11 @@ export class Dc09Listener {
           continue;
         }
         const answer = this.handle(item.bytes);
-        if (answer !== undefined && !sock.destroyed) sock.write(answer);
+        // A sender that does not read its answers must not grow our write buffer: stop reading until it drains.
+        if (answer !== undefined && !sock.destroyed && !sock.write(answer) && !sock.isPaused()) {
+          sock.pause();
+          sock.once("drain", () => sock.resume());
+        }
       }
     });
   }
