@@ -3,16 +3,19 @@
  * work itself lives in the modules it wires (scheduler, outbox, publisher,
  * status model, devices).
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 import type { LoadedConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import type { DriverFactory } from "../drivers/contract.js";
 import { type Clock, systemClock } from "./clock.js";
-import { DeviceManager } from "./devices.js";
+import { ControlError } from "./control/protocol.js";
+import { ControlServer } from "./control/server.js";
+import { DeviceManager, TestAlarmError } from "./devices.js";
 import { Messages } from "./messages.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
+import { brokerCredentials, redactUrl } from "./mqtt/connection.js";
 import { type GatewayStatusPayload, type HeartbeatPayload, isoTime, Topics } from "./mqtt/contract.js";
 import { Publisher, type PublisherOptions, type PublisherState } from "./mqtt/publisher.js";
 import { SqliteOutbox } from "./outbox/sqlite.js";
@@ -50,6 +53,7 @@ export class Agent {
   private state: StateStore | null = null;
   private inventoryCron: CronHandle | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private control: ControlServer | null = null;
   private brokerUrl = "";
   private readonly topics: Topics;
 
@@ -110,6 +114,7 @@ export class Agent {
       this.scheduler.start();
       this.startInventory();
       this.startHeartbeat();
+      await this.openControl();
       this.log.info(
         { campus: cfg.campus.id, gateway: cfg.gateway.id, devices: cfg.devices.length, broker: this.brokerUrl },
         "agent started",
@@ -133,6 +138,7 @@ export class Agent {
     if (cfg.campus.id !== prev.campus.id) needsRestart.push("campus.id");
     if (cfg.gateway.id !== prev.gateway.id) needsRestart.push("gateway.id");
     if (cfg.outbox.path !== prev.outbox.path) needsRestart.push("outbox.path");
+    if (cfg.control.enabled !== prev.control.enabled || cfg.control.socket !== prev.control.socket) needsRestart.push("control");
     if (
       JSON.stringify(cfg.broker.embedded) !== JSON.stringify(prev.broker.embedded) ||
       (cfg.broker.url === undefined) !== (prev.broker.url === undefined)
@@ -184,6 +190,8 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    await this.control?.close();
+    this.control = null;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
     this.inventoryCron?.stop();
@@ -219,25 +227,12 @@ export class Agent {
       };
       return JSON.stringify(p);
     };
-    // Embedded aedes speaks MQTT 3.1.1 only (PRODUCT.md).
-    const protocol = b.url === undefined ? "mqtt3.1.1" : b.protocol;
+    const { protocol, clientId, ...auth } = brokerCredentials(this.loaded);
     const options: PublisherOptions = {
       url: this.brokerUrl,
-      clientId: b.client_id ?? `campus-agent-${cfg.campus.id}-${cfg.gateway.id}`,
+      clientId,
       protocol,
-      ...(b.username !== undefined ? { username: b.username } : {}),
-      ...(this.loaded.secrets.brokerPassword !== undefined ? { password: this.loaded.secrets.brokerPassword } : {}),
-      ...(b.tls
-        ? {
-            tls: {
-              ...(b.tls.ca_file ? { ca: readFileSync(b.tls.ca_file) } : {}),
-              ...(b.tls.cert_file ? { cert: readFileSync(b.tls.cert_file) } : {}),
-              ...(b.tls.key_file ? { key: readFileSync(b.tls.key_file) } : {}),
-              ...(b.tls.server_name ? { servername: b.tls.server_name } : {}),
-              rejectUnauthorized: b.tls.verify === "full",
-            },
-          }
-        : {}),
+      ...auth,
       keepaliveS: b.keepalive_s,
       connectTimeoutMs: b.connect_timeout_ms,
       publishTimeoutMs: b.publish_timeout_ms,
@@ -268,6 +263,64 @@ export class Agent {
       this.sendHeartbeat();
     });
     return publisher;
+  }
+
+  /**
+   * The control socket for the CLI on this gateway. An agent that cannot open
+   * it still runs (it is a technician's tool; alarms do not depend on it) and
+   * says why.
+   */
+  private async openControl(): Promise<void> {
+    const c = this.config.control;
+    if (!c.enabled || c.socket === undefined) return;
+    const devices = this.devices;
+    try {
+      this.control = await ControlServer.open({
+        path: c.socket,
+        log: this.log.child({ module: "control" }),
+        handlers: {
+          ping: () => Promise.resolve(this.about()),
+          "test-alarm": async (params) => {
+            const device = params.device;
+            const input = params.input;
+            const timeoutMs = params.timeout_ms ?? 5000;
+            if (typeof device !== "string") throw new ControlError("bad_request", "test-alarm needs a device id");
+            if (input !== undefined && typeof input !== "string") throw new ControlError("bad_request", "input must be a string");
+            if (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= 60_000)) {
+              throw new ControlError("bad_request", "timeout_ms must be a number of milliseconds (1-60000)");
+            }
+            if (devices === null) throw new ControlError("failed", "the agent is not running its devices");
+            try {
+              const r = await devices.testAlarm(device, input, timeoutMs);
+              return { device, kind: r.kind, alarm_id: r.alarmId, via: r.via, steps: r.steps, topic: this.topics.deviceAlarm(device), ...this.about() };
+            } catch (e) {
+              if (e instanceof TestAlarmError) throw new ControlError(e.code, e.message);
+              throw e;
+            }
+          },
+        },
+      });
+      this.log.info({ socket: c.socket }, "control socket open");
+    } catch (err) {
+      this.log.error({ err, socket: c.socket }, "control socket not opened: the CLI cannot reach this agent");
+    }
+  }
+
+  /** Who this agent is, for the CLI: never a secret. */
+  private about(): Record<string, unknown> {
+    const cfg = this.config;
+    return {
+      agent_version: this.deps.version,
+      pid: process.pid,
+      campus: cfg.campus.id,
+      gateway: cfg.gateway.id,
+      config_file: this.loaded.file,
+      broker_url: redactUrl(this.brokerUrl),
+      embedded_broker: cfg.broker.url === undefined,
+      broker_connected: this.publisher?.state().connected ?? false,
+      broker_last_error: this.publisher?.state().lastError?.message ?? null,
+      started_at: isoTime(this.startedAt),
+    };
   }
 
   /** Device identities: once at start, then on the inventory cron. */

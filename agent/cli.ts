@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, formatProblems, type LoadedConfig, loadConfigFile } from "../config/load.js";
 import { DRIVERS } from "../drivers/registry.js";
+import { testAlarm } from "./commands/test-alarm.js";
 import { runDemo } from "./demo.js";
 import { createLogger } from "./log.js";
 import { reloader, runAgent } from "./run.js";
@@ -21,6 +22,10 @@ Usage:
   campus-agent demo [--broker-port N] [--data-dir DIR]
                                        run on the demo campus: embedded broker on 127.0.0.1:1883 and simulated devices
   campus-agent config check [FILE]     validate a config file without starting; every problem with its path
+  campus-agent test-alarm DEVICE [--input NAME] [--timeout-s 10] [--json] [--socket PATH]
+                                       end-to-end test of a panic receiver: the running agent raises a test
+                                       alarm (test: true) through the receiver's path; it is awaited at the
+                                       broker and the latency printed
   campus-agent --version
 
 The config file is --config, else $CAMPUS_AGENT_CONFIG, else ${DEFAULT_CONFIG}.
@@ -38,6 +43,10 @@ async function main(argv: string[]): Promise<number> {
       version: { type: "boolean" },
       "broker-port": { type: "string" },
       "data-dir": { type: "string" },
+      input: { type: "string" },
+      "timeout-s": { type: "string" },
+      json: { type: "boolean" },
+      socket: { type: "string" },
     },
   });
   if (values.version) {
@@ -64,6 +73,20 @@ async function main(argv: string[]): Promise<number> {
     case "config":
       if (sub !== "check") return usage(`unknown config subcommand ${JSON.stringify(sub ?? "")}; try: campus-agent config check FILE`);
       return configCheck(configFile);
+    case "test-alarm": {
+      if (sub === undefined) return usage("test-alarm needs the id of a panic receiver (a panic-dc09 or panic-contacts device)");
+      const timeout = values["timeout-s"] ?? "10";
+      if (!/^\d+(\.\d+)?$/.test(timeout) || Number(timeout) <= 0 || Number(timeout) > 120) {
+        return usage(`--timeout-s expects seconds (up to 120), got ${JSON.stringify(timeout)}`);
+      }
+      const loaded = load(configFile);
+      if (typeof loaded === "number") return loaded;
+      const socket = values.socket ?? loaded.config.control.socket;
+      if (socket === undefined || !loaded.config.control.enabled) {
+        return usage(`${configFile} has no control socket (control.enabled is false or the outbox is in memory); give --socket PATH`);
+      }
+      return testAlarm(loaded, { device: sub, input: values.input, timeoutMs: Number(timeout) * 1000, socket, json: values.json === true }, process.stdout);
+    }
     default:
       return usage(`unknown command ${JSON.stringify(command)}`);
   }

@@ -14,6 +14,7 @@ import {
   type Identity,
   type Reading,
   raceAbort,
+  type TestAlarmResult,
 } from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
 import type { DeviceInfo, Messages } from "./messages.js";
@@ -205,6 +206,37 @@ export class DeviceManager {
     this.onDriverOutput(deviceInfo(d), out, this.deps.log.child({ device: deviceId }));
   }
 
+  /**
+   * `campus-agent test-alarm`: have a panic receiver's driver raise a test
+   * alarm through its real path (stored in the outbox when this resolves).
+   * Throws TestAlarmError: unknown device, a kind without test alarms, or
+   * the driver's failure (its DriverError as the cause).
+   */
+  async testAlarm(deviceId: string, input: string | undefined, timeoutMs: number): Promise<TestAlarmResult & { kind: string }> {
+    const d = this.devices.get(deviceId);
+    const ref = this.refs.get(deviceId);
+    if (d === undefined || ref === undefined) {
+      throw new TestAlarmError("unknown_device", `no device ${JSON.stringify(deviceId)} is configured`);
+    }
+    const driver = this.driverFor(d.kind);
+    if (driver.testAlarm === undefined) {
+      const kinds = [...this.factories.keys()].filter((k) => this.driverFor(k).testAlarm !== undefined);
+      throw new TestAlarmError("unsupported", `device ${deviceId} is a ${d.kind}: test alarms are for panic receivers (kinds ${kinds.join(", ")})`);
+    }
+    const signal = AbortSignal.timeout(timeoutMs);
+    const log = this.deps.log.child({ device: deviceId });
+    try {
+      const r = await raceAbort(driver.testAlarm(ref, { input, signal }), signal);
+      log.info({ alarm_id: r.alarmId, via: r.via }, "test alarm raised (campus-agent test-alarm)");
+      return { ...r, kind: d.kind };
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown; retryable?: unknown };
+      const config = e.code === "config" && e.retryable === false;
+      log.warn({ err }, "test alarm failed");
+      throw new TestAlarmError(config ? "bad_request" : "failed", String(e.message ?? err), err);
+    }
+  }
+
   async close(): Promise<void> {
     for (const [kind, driver] of this.drivers) {
       try {
@@ -307,4 +339,16 @@ export function deviceInfo(d: DeviceConfig): DeviceInfo {
     category: d.category,
     location: d.location,
   };
+}
+
+/** Why a test alarm could not be raised: `failed` is the device's or the path's fault; the others the request's. */
+export class TestAlarmError extends Error {
+  constructor(
+    readonly code: "unknown_device" | "unsupported" | "bad_request" | "failed",
+    message: string,
+    cause?: unknown,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "TestAlarmError";
+  }
 }

@@ -5,7 +5,7 @@
  * the config, so the config can be logged and no message ever holds a secret.
  */
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { DriverFactory } from "../drivers/contract.js";
 import { describeIssue, formatPath, type Path, show } from "./messages.js";
@@ -153,14 +153,28 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
   if (problems.length > 0 || !parsed.success) return fail(problems);
   const config = parsed.data;
   resolvePaths(config, dir);
+  const socket = config.control.socket;
+  // sun_path holds 108 bytes with its NUL: a longer path cannot be bound, and would fail only at start.
+  if (config.control.enabled && socket !== undefined && Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    return fail([{ path: "control.socket", message: `${socket} is ${Buffer.byteLength(socket)} bytes; a Unix socket path has at most ${MAX_SOCKET_PATH}: choose a shorter one` }]);
+  }
   return { config, file, dir, secrets };
 }
 
 const TLS_FILES = ["ca_file", "cert_file", "key_file"] as const;
 
+/** The longest Unix socket path Linux binds (sun_path without its NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+/** Where the control socket goes when the config does not say: next to the outbox. */
+export const DEFAULT_CONTROL_SOCKET = "campus-agent.sock";
+
 function resolvePaths(config: Config, dir: string): void {
   // ":memory:" is SQLite's in-memory database, not a file name.
   if (config.outbox.path !== ":memory:") config.outbox.path = resolve(dir, config.outbox.path);
+  if (config.control.socket !== undefined) config.control.socket = resolve(dir, config.control.socket);
+  // An in-memory outbox (tests) has no folder to put a socket in: none unless one is named.
+  else if (config.outbox.path !== ":memory:") config.control.socket = join(dirname(config.outbox.path), DEFAULT_CONTROL_SOCKET);
   if (config.broker.password_file !== undefined) config.broker.password_file = resolve(dir, config.broker.password_file);
   const tls = config.broker.tls;
   if (tls) for (const key of TLS_FILES) if (tls[key] !== undefined) tls[key] = resolve(dir, tls[key]);

@@ -149,6 +149,16 @@ export const outboxSchema = z.strictObject({
   batch_size: posInt().default(500).describe("Telemetry is committed when this many messages are buffered."),
 });
 
+export const controlSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe("false: no control socket (then the CLI cannot ask the running agent anything, e.g. test-alarm)."),
+  socket: nonEmpty
+    .optional()
+    .describe(
+      "Unix socket on which the CLI reaches the running agent (mode 0660: the service's user and group). " +
+      "Default campus-agent.sock next to the outbox; relative paths are resolved against the config file's folder.",
+    ),
+});
+
 const cronExpr = z.string().refine((s) => validateCron(s), { error: "expected a cron expression (5 or 6 fields)" });
 
 export function buildConfigSchema(drivers: readonly DriverFactory[]) {
@@ -186,6 +196,7 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
       gateway: z.strictObject({ id: topicSafeId, name: nonEmpty.optional() }),
       broker: brokerSchema.default(brokerSchema.parse({})),
       outbox: outboxSchema.default(outboxSchema.parse({})),
+      control: controlSchema.default(controlSchema.parse({})),
       polling: pollDefaultsSchema.default(pollDefaultsSchema.parse({})),
       heartbeat: z.strictObject({ interval_s: posInt().default(30) }).default({ interval_s: 30 }),
       inventory: z

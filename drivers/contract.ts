@@ -188,6 +188,29 @@ export interface Discovered {
 }
 
 /** A running driver instance; may keep per-device state (connections, sessions). */
+/** What `campus-agent test-alarm` asks of a panic receiver's driver. */
+export interface TestAlarmRequest {
+  /** Which input or zone to test, for kinds that have several (panic-contacts: an input name); default the kind's choice. */
+  input?: string | undefined;
+  /** Aborted at the deadline: give up and throw. */
+  signal: AbortSignal;
+}
+
+/** One timed step of a test alarm, for the technician. */
+export interface TestAlarmStep {
+  step: string;
+  ms: number;
+  detail?: string;
+}
+
+export interface TestAlarmResult {
+  /** The id of the test alarm stored for publishing: whoever asked waits for it at the broker. */
+  alarmId: string;
+  /** How it was raised, in a line: "DC-09 manual test (ADM-CID 601) over tcp 127.0.0.1:9000". */
+  via: string;
+  steps: TestAlarmStep[];
+}
+
 export interface Driver<O> {
   /** Poll one device. Resolve with a Reading, or throw a DriverError. Must honour ctx.signal. */
   poll(device: DeviceRef<O>, ctx: PollContext): Promise<Reading>;
@@ -202,6 +225,13 @@ export interface Driver<O> {
    * problems surface at the next poll.
    */
   watch?(device: DeviceRef<O>): void;
+  /**
+   * Panic receivers: raise a test alarm (`test: true`) through the same path
+   * a real one takes, as far as the kind can (a DC-09 manual test sent to
+   * the agent's own listener; a simulated input after a real read of the
+   * module), stored with DriverDeps.report() before it resolves.
+   */
+  testAlarm?(device: DeviceRef<O>, request: TestAlarmRequest): Promise<TestAlarmResult>;
   /** Drop what is kept for a device (it was removed or its options changed). */
   forget?(deviceId: string): void;
   /** Release every resource; called on shutdown. */

@@ -254,8 +254,8 @@ export const deviceAlarmSchema = z.object({
   type: z
     .string()
     .regex(/^[a-z][a-z0-9_]*$/)
-    .describe("panic, duress, holdup, medical, fire, emergency, intrusion, other (consumers must accept types they do not know)"),
-  test: z.boolean().describe("A test alarm (campus-agent test-alarm, or a panel's test): do not dispatch"),
+    .describe("panic, duress, holdup, medical, fire, emergency, intrusion, test (only with test: true), other (consumers must accept types they do not know)"),
+  test: z.boolean().describe("A test alarm (campus-agent test-alarm, or a panel's manual test report): do not dispatch; never kept open, no restore"),
   message: z.string().describe("Plain-language summary"),
   ends: z.string().nullable().describe("restore / cancel: the alarm_id it ends; null for an alarm, or when the alarm it ends is not known"),
   zone: z

@@ -174,3 +174,39 @@ export function evaluateContacts(
   }
   return out;
 }
+
+/**
+ * The test alarm of `campus-agent test-alarm` for one panic input (the first
+ * panic input when none is named): what the input closing would raise, with
+ * `test: true`, not kept open (a test has no restore). Throws an Error that
+ * names the panic inputs when `input` is not one.
+ */
+export function testAlarmOf(opts: Pick<ContactOptions, "inputs">, input: string | undefined, now: number, newId: () => string): DeviceAlarm {
+  const panics = Object.entries(opts.inputs).filter(([, c]) => c.meaning === "panic");
+  const pick = input === undefined ? panics[0] : panics.find(([name]) => name === input);
+  if (pick === undefined) {
+    const names = panics.map(([name]) => name);
+    throw new Error(
+      names.length === 0
+        ? "this receiver has no panic input to test"
+        : `${input === undefined ? "no input named" : `input ${JSON.stringify(input)} is not a panic input`}: expected one of ${names.join(", ")}`,
+    );
+  }
+  const [name, cfg] = pick;
+  const type = cfg.alarm ?? "panic";
+  const zone = {
+    id: cfg.zone ?? name,
+    ...(cfg.name !== undefined ? { name: cfg.name } : {}),
+    ...(cfg.location !== undefined ? { location: cfg.location } : {}),
+  };
+  return {
+    id: newId(),
+    phase: "alarm",
+    type,
+    test: true,
+    at: now,
+    text: `test ${type} alarm: ${cfg.name ?? `input ${name}`} (zone ${zone.id}), simulated input; do not dispatch`,
+    zone,
+    source: { protocol: "modbus-contact", input: name, simulated: true, requested_by: "campus-agent test-alarm" },
+  };
+}

@@ -16,7 +16,7 @@ import { DriverError, defineDriver, type MetricValue, type ReasonCode } from "..
 import { profileOf } from "../modbus/options.js";
 import { readDevice } from "../modbus/reader.js";
 import { EndpointPool } from "../modbus/transport.js";
-import { evaluateContacts, parseContactMemory } from "./contacts.js";
+import { evaluateContacts, parseContactMemory, testAlarmOf } from "./contacts.js";
 import { panicContactsOptionsSchema } from "./options.js";
 
 export { panicContactsOptionsSchema, type PanicContactsOptions } from "./options.js";
@@ -33,7 +33,7 @@ export const panicContactsDriver = defineDriver({
   optionsSchema: panicContactsOptionsSchema,
   modbusProfileOption: "profile",
   pollDefaults: { interval_ms: 200, timeout_ms: 150 },
-  create({ log, clock }) {
+  create({ log, clock, report }) {
     const endpoints = new EndpointPool(log);
     return {
       poll: async (device, ctx) => {
@@ -64,6 +64,34 @@ export const panicContactsDriver = defineDriver({
         return top === undefined
           ? { ...base, health: "ok" as const, reason: "ok", reasonText: `inputs read in ${responseTimeMs} ms` }
           : { ...base, health: "degraded" as const, reason: top.reason, reasonText: problems.map((p) => p.text).join("; ") };
+      },
+      testAlarm: async (device, req) => {
+        const o = device.options;
+        let alarm;
+        try {
+          alarm = testAlarmOf(o, req.input, clock.now(), randomUUID);
+        } catch (e) {
+          throw new DriverError("config", (e as Error).message, { retryable: false });
+        }
+        // The module must answer: a panic button behind a dead module cannot reach anyone.
+        const started = clock.monotonic();
+        const r = await readDevice(endpoints, device.id, o, profileOf(o), req.signal);
+        const input = String(alarm.source.input);
+        if (r.points[input]?.value === undefined) {
+          throw new DriverError(r.errors[0]?.code ?? "protocol", `input ${input} not read: ${r.errors[0]?.message ?? "no value"}`);
+        }
+        const readMs = Math.round((clock.monotonic() - started) * 10) / 10;
+        if (report === undefined) throw new DriverError("internal", "no report(): this driver runs alone and cannot store a test alarm");
+        const stored = clock.monotonic();
+        report(device.id, { alarms: [alarm] });
+        return {
+          alarmId: alarm.id,
+          via: `simulated activation of input ${input} (zone ${alarm.zone?.id ?? input}), after reading the I/O module`,
+          steps: [
+            { step: "read inputs", ms: readMs, detail: `${input} is ${r.points[input]?.value === true ? "closed" : "open"}` },
+            { step: "store", ms: Math.round((clock.monotonic() - stored) * 10) / 10, detail: "committed to the outbox (fsync)" },
+          ],
+        };
       },
       forget: (deviceId) => {
         void endpoints.release(deviceId);

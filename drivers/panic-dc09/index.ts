@@ -16,11 +16,12 @@
  * offline with reason "supervision" when no message or link test arrived
  * within supervision_s.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomInt, randomUUID } from "node:crypto";
 import { DriverError, defineDriver, type DeviceRef, type Driver, type DriverDeps, type Reading } from "../contract.js";
-import { AccountPolicy, buildDuh, type FrameHeader, parseFrame, receive, type ReceiverOptions, SequenceTracker } from "../dc09/index.js";
+import { AccountPolicy, buildDuh, encodeFrame, type FrameHeader, parseFrame, parseKey, receive, type ReceiverOptions, SequenceTracker } from "../dc09/index.js";
 import { Dc09Listener, type Transport } from "./listener.js";
-import { type Dc09Memory, mapEvents, parseDc09Memory } from "./mapping.js";
+import { type Dc09Memory, mapEvents, parseDc09Memory, TROUBLE_REASONS } from "./mapping.js";
+import { sendOnce } from "./self-test.js";
 import { type PanicDc09Options, panicDc09OptionsSchema, resolveKey } from "./options.js";
 
 export { panicDc09OptionsSchema, resolveKey, type PanicDc09Options } from "./options.js";
@@ -49,6 +50,8 @@ interface Account {
   options: PanicDc09Options;
   receiver: ReceiverOptions;
   tracker: HashedTracker;
+  /** The AES key, when the account sends encrypted (test-alarm encrypts its message with it). */
+  key: Buffer | undefined;
   memory: Dc09Memory;
   /** Monotonic ms of the last accepted message (or of the start, before any). */
   lastHeard: number;
@@ -81,6 +84,8 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
   const opening = new Map<string, Promise<Endpoint>>();
   /** Bumped by forget(): a start still under way for an older generation gives its listeners back. */
   const generation = new Map<string, number>();
+  /** Test alarms on their way through our own listener: "account|sequence" → the ids of what was stored. */
+  const selfTests = new Map<string, string[]>();
   /** A tracker for frames no device takes (never consulted: they are refused before). */
   const scratch = new SequenceTracker({ maxAccounts: 1, perAccount: 1 });
 
@@ -124,6 +129,10 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
         return r.response;
       case "event": {
         const mapped = mapEvents(acct.memory, r.events, now.getTime(), { zones: o.zones }, randomUUID);
+        const selfTest = r.frame === undefined ? undefined : selfTests.get(`${acct.account}|${r.frame.sequence}`);
+        if (selfTest !== undefined) {
+          for (const a of mapped.alarms) a.source = { ...a.source, requested_by: "campus-agent test-alarm" };
+        }
         const memory: Dc09Memory = { ...mapped.memory, seen: acct.tracker.entries(acct.account) };
         try {
           if (deps.report === undefined) throw new Error("no report(): this driver runs alone and cannot store events");
@@ -136,6 +145,7 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
           return undefined;
         }
         acct.memory = memory;
+        selfTest?.push(...mapped.alarms.map((a) => a.id));
         acct.counters.messages++;
         heard(acct);
         return r.response;
@@ -168,6 +178,7 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
           : {}),
       },
       tracker,
+      key: key === undefined ? undefined : parseKey(key),
       memory,
       lastHeard: clock.monotonic(),
       heardAny: false,
@@ -266,21 +277,71 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
         throw new DriverError("supervision", `no message or link test for ${Math.round(silentMs / 1000)} s (supervision_s ${acct.options.supervision_s})`);
       }
       const lastHeardS = Math.round(silentMs / 100) / 10;
-      return {
-        health: "ok",
-        reason: "ok",
-        reasonText: acct.heardAny ? `last message ${lastHeardS} s ago` : `listening, no message yet (${lastHeardS} s)`,
+      const base = {
         responseTimeMs: Math.round((clock.monotonic() - started) * 10) / 10,
         metrics: {
           last_heard_s: acct.heardAny ? lastHeardS : null,
           ...acct.counters,
           open_alarms: acct.memory.open.length,
+          open_troubles: acct.memory.troubles.length,
         },
+      };
+      const troubles = acct.memory.troubles;
+      if (troubles.length > 0) {
+        // The most telling trouble names the reason (TROUBLE_REASONS is in that order); the text lists them all.
+        const order = Object.keys(TROUBLE_REASONS);
+        const top = [...troubles].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))[0];
+        return { ...base, health: "degraded", reason: TROUBLE_REASONS[top?.kind ?? "trouble"] ?? "receiver_trouble", reasonText: troubles.map((t) => t.text).join("; ") };
+      }
+      return {
+        ...base,
+        health: "ok",
+        reason: "ok",
+        reasonText: acct.heardAny ? `last message ${lastHeardS} s ago` : `listening, no message yet (${lastHeardS} s)`,
       };
     },
     watch: (device) => {
       // Failures (a port taken, a key file missing) are the first poll's to report.
       ensure(device, undefined).catch(() => {});
+    },
+    testAlarm: async (device, req) => {
+      const acct = await ensure(device, undefined);
+      const o = acct.options;
+      const transport: Transport = o.listen.protocols.includes("tcp") ? "tcp" : "udp";
+      const port = acct.ports[transport];
+      if (port === undefined) throw new DriverError("listen", `not listening on ${transport}`);
+      const host = reachableHost(o.listen.host);
+      const taken = new Set(acct.tracker.entries(acct.account).map((e) => e.sequence));
+      let sequence = randomInt(1, 10_000);
+      while (taken.has(sequence)) sequence = randomInt(1, 10_000);
+      const frame = encodeFrame(
+        {
+          token: "ADM-CID",
+          encrypted: acct.key !== undefined,
+          sequence,
+          receiver: o.receiver,
+          line: o.line,
+          account: acct.account,
+          data: `#${acct.account}|1601 00 000`,
+          timestamp: new Date(clock.now()),
+        },
+        acct.key === undefined ? {} : { key: acct.key },
+      );
+      const k = `${acct.account}|${sequence}`;
+      const ids: string[] = [];
+      selfTests.set(k, ids);
+      try {
+        const sent = await sendOnce({ transport, host, port, frame, signal: req.signal });
+        const via = `DC-09 manual test (ADM-CID 601${acct.key !== undefined ? ", encrypted" : ""}, sequence ${sequence}) over ${transport} ${host}:${port}`;
+        if (sent.answer !== "ACK") {
+          throw new DriverError("protocol", `${via}: the agent's own listener answered ${sent.answer}, not ACK`, { retryable: false });
+        }
+        const alarmId = ids[0];
+        if (alarmId === undefined) throw new DriverError("internal", `${via}: ACKed, but no test alarm was stored`);
+        return { alarmId, via, steps: sent.steps };
+      } finally {
+        selfTests.delete(k);
+      }
     },
     forget: (deviceId) => {
       generation.set(deviceId, (generation.get(deviceId) ?? 0) + 1);
@@ -297,6 +358,13 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
     },
     portsOf: (deviceId) => accounts.get(deviceId)?.ports,
   };
+}
+
+/** Where the agent reaches its own listener: a wildcard address through loopback. */
+function reachableHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::" || host === "[::]") return "::1";
+  return host;
 }
 
 function sameHex(got: string | undefined, want: string): boolean {

@@ -21,12 +21,22 @@
  *   the most recent open alarm of the same partition (any partition when
  *   the cancel names none); its type is that alarm's, "other" when no alarm
  *   is open (ends null).
- * - Everything else (test reports, low battery, supervision loss, mains,
- *   communication trouble, trouble, tamper, opening/closing, other) is a
- *   device event of type `panel_event`, with `event` = the DC-09 kind and
- *   `qualifier` = new / restore / still_present.
- * All of them `test: false`: a panel's test report is an event, not an
- * alarm, so no consumer is tempted to dispatch it.
+ * - A manual test (Contact ID 601 "manual trigger test", SIA RX, qualifier
+ *   new: someone pressed test to check the path to the district) is an
+ *   alarm with `test: true`, type "test", travelling the alarm path like a
+ *   panic (that is what it tests); it is not kept open and has no restore.
+ *   `campus-agent test-alarm` sends one.
+ * - Everything else (periodic test reports, low battery, supervision loss,
+ *   mains, communication trouble, trouble, tamper, opening/closing, other)
+ *   is a device event of type `panel_event`, with `event` = the DC-09 kind
+ *   and `qualifier` = new / restore / still_present. Periodic tests are link
+ *   health, not alarms: they would flood the alarm topic.
+ * Alarms other than manual tests are `test: false`.
+ * - Troubles (supervision loss of a pendant, low battery, AC loss,
+ *   communication trouble, trouble, tamper) stay open per kind and zone
+ *   until their restore: the receiver shows degraded meanwhile
+ *   (TROUBLE_REASONS), so a missing pendant is a status change, not only an
+ *   event in a log.
  */
 import type { AlarmEvent, AlarmKind, SequenceEntry } from "../dc09/index.js";
 import type { DeviceAlarm, DeviceEvent, Location } from "../contract.js";
@@ -40,6 +50,14 @@ export const ALARM_TYPE_OF: Partial<Record<AlarmKind, string>> = {
   fire: "fire",
   burglary: "intrusion",
 };
+
+/** Manual test reports, by format: published as test alarms. */
+export const MANUAL_TEST_CODES: Readonly<Record<AlarmEvent["protocol"], readonly string[]>> = { "ADM-CID": ["601"], "SIA-DCS": ["RX"] };
+
+/** Whether an event is a manual test report, which is published as a test alarm. */
+export function isManualTest(e: Pick<AlarmEvent, "kind" | "qualifier" | "protocol" | "code">): boolean {
+  return e.kind === "test" && e.qualifier === "new" && MANUAL_TEST_CODES[e.protocol].includes(e.code.toUpperCase());
+}
 
 /** DC-09 kinds published as `panel_event` device events (the `event` field). */
 export const PANEL_EVENT_KINDS = [
@@ -66,10 +84,37 @@ export interface OpenAlarm {
   at: number;
 }
 
+/**
+ * Panel events that leave the receiver degraded until their restore, and the
+ * status reason each gives: a pendant that stopped checking in, a battery
+ * going flat, mains lost, a communication fault, trouble, tamper.
+ */
+export const TROUBLE_REASONS: Partial<Record<AlarmKind, string>> = {
+  supervision_loss: "pendant_missing",
+  tamper: "tamper",
+  trouble: "receiver_trouble",
+  comm_trouble: "comm_trouble",
+  ac_loss: "mains_lost",
+  low_battery: "battery_low",
+};
+
+/** Open troubles kept at most; the oldest is forgotten first. */
+export const MAX_OPEN_TROUBLES = 64;
+
+export interface OpenTrouble {
+  kind: AlarmKind;
+  zone: number | null;
+  /** "Loss of supervision - RF, zone 15 (Room 114 pendant)": for the status text. */
+  text: string;
+  at: number;
+}
+
 export interface Dc09Memory {
   v: 1;
   /** Alarms raised and not yet restored or cancelled, oldest first. */
   open: OpenAlarm[];
+  /** Troubles reported and not yet restored, oldest first (the receiver is degraded while there are any). */
+  troubles: OpenTrouble[];
   /** The account's recent messages (SequenceTracker entries), so a retransmission after a restart is known. */
   seen: SequenceEntry[];
 }
@@ -85,9 +130,9 @@ export interface MappingOptions {
 
 /** Stored memory is untrusted: what does not look right is dropped. */
 export function parseDc09Memory(raw: unknown): Dc09Memory {
-  const out: Dc09Memory = { v: 1, open: [], seen: [] };
+  const out: Dc09Memory = { v: 1, open: [], troubles: [], seen: [] };
   if (typeof raw !== "object" || raw === null || (raw as { v?: unknown }).v !== 1) return out;
-  const r = raw as { open?: unknown; seen?: unknown };
+  const r = raw as { open?: unknown; troubles?: unknown; seen?: unknown };
   if (Array.isArray(r.open)) {
     for (const o of r.open as Partial<OpenAlarm>[]) {
       if (typeof o?.id !== "string" || typeof o.kind !== "string" || typeof o.at !== "number") continue;
@@ -96,6 +141,13 @@ export function parseDc09Memory(raw: unknown): Dc09Memory {
       out.open.push({ id: o.id, kind: o.kind, zone, partition, at: o.at });
     }
     out.open = out.open.slice(-MAX_OPEN_ALARMS);
+  }
+  if (Array.isArray(r.troubles)) {
+    for (const t of r.troubles as Partial<OpenTrouble>[]) {
+      if (typeof t?.kind !== "string" || TROUBLE_REASONS[t.kind] === undefined || typeof t.text !== "string" || typeof t.at !== "number") continue;
+      out.troubles.push({ kind: t.kind, zone: typeof t.zone === "number" ? t.zone : null, text: t.text, at: t.at });
+    }
+    out.troubles = out.troubles.slice(-MAX_OPEN_TROUBLES);
   }
   if (Array.isArray(r.seen)) {
     for (const s of r.seen as Partial<SequenceEntry>[]) {
@@ -116,7 +168,7 @@ export interface Dc09Mapping {
 
 /** One message's events → alarms, events and the new memory. `previous` is not modified. */
 export function mapEvents(previous: Dc09Memory, events: readonly AlarmEvent[], now: number, opts: MappingOptions, newId: () => string): Dc09Mapping {
-  const memory: Dc09Memory = { v: 1, open: previous.open.map((o) => ({ ...o })), seen: previous.seen };
+  const memory: Dc09Memory = { v: 1, open: previous.open.map((o) => ({ ...o })), troubles: previous.troubles.map((t) => ({ ...t })), seen: previous.seen };
   const out: Dc09Mapping = { alarms: [], events: [], memory };
   for (const e of events) {
     const zone = zoneOf(e.zone, opts);
@@ -160,6 +212,18 @@ export function mapEvents(previous: Dc09Memory, events: readonly AlarmEvent[], n
       });
       continue;
     }
+    if (isManualTest(e)) {
+      out.alarms.push({
+        ...base,
+        test: true,
+        id: newId(),
+        phase: "alarm",
+        type: "test",
+        text: `test alarm (${e.description}):${where || " no zone"}; do not dispatch`,
+        source: sourceOf(e),
+      });
+      continue;
+    }
     if (e.kind === "cancel") {
       let j = -1;
       for (let k = memory.open.length - 1; k >= 0; k--) {
@@ -181,6 +245,15 @@ export function mapEvents(previous: Dc09Memory, events: readonly AlarmEvent[], n
         source: sourceOf(e),
       });
       continue;
+    }
+    if (TROUBLE_REASONS[e.kind] !== undefined) {
+      const k = memory.troubles.findIndex((t) => t.kind === e.kind && t.zone === e.zone);
+      if (e.qualifier === "restore") {
+        if (k >= 0) memory.troubles.splice(k, 1);
+      } else if (k < 0) {
+        memory.troubles.push({ kind: e.kind, zone: e.zone, text: `${e.description}${where ? `,${where}` : ""}`, at: now });
+        if (memory.troubles.length > MAX_OPEN_TROUBLES) memory.troubles.splice(0, memory.troubles.length - MAX_OPEN_TROUBLES);
+      }
     }
     out.events.push({
       type: "panel_event",

@@ -12,7 +12,9 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import { z } from "zod";
+import { Writable } from "node:stream";
 import { Agent } from "../../agent/agent.js";
+import { testAlarm, type TestAlarmArgs, type TestAlarmOutcome } from "../../agent/commands/test-alarm.js";
 import { startEmbeddedBroker } from "../../agent/mqtt/broker.js";
 import { PAYLOAD_SCHEMAS } from "../../agent/mqtt/contract.js";
 import { payloadJsonSchemas, payloadSchemaFile } from "../../agent/mqtt/json-schema.js";
@@ -496,6 +498,52 @@ describe("Agent with a DC-09 receiver", () => {
     const events = sub.json("/panic-rx-dc09/event").filter((e) => e.type === "panel_event");
     expect(events).toEqual([expect.objectContaining({ event: "low_battery", qualifier: "new", code: "384", zone: expect.objectContaining({ id: "15" }) as unknown })]);
     expectValidPayloads(sub.messages);
+  });
+
+  /** Run `campus-agent test-alarm` in this process; its exit code and its --json outcome. */
+  async function runTestAlarm(loaded: LoadedConfig, device: string, over: Partial<TestAlarmArgs> = {}) {
+    let text = "";
+    const out = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        text += chunk.toString();
+        cb();
+      },
+    });
+    const socket = loaded.config.control.socket ?? "";
+    const code = await testAlarm(loaded, { device, timeoutMs: 5000, socket, json: true, ...over }, out);
+    return { code, outcome: JSON.parse(text) as TestAlarmOutcome };
+  }
+
+  it("campus-agent test-alarm: the running agent sends itself a DC-09 manual test, and the alarm comes back from the broker marked test", async () => {
+    const { dir } = await setup(0);
+    const loaded = receiverConfig(dir, { options: { listen: { port: 0, protocols: ["tcp"] }, account: "1234", zones: { 1: { name: "Office" } } } });
+    const { sub, url } = await startAgent(loaded);
+    const { code, outcome } = await runTestAlarm(pointAt(loaded, url), "panic-rx-dc09");
+    expect(outcome.error).toBeUndefined();
+    expect(code).toBe(0);
+    expect(outcome).toMatchObject({ ok: true, device: "panic-rx-dc09", kind: "panic-dc09", topic: "campus/lincoln/device/panic-rx-dc09/alarm", broker_url: url });
+    expect(outcome.latency_ms).toBeGreaterThan(0);
+    expect(outcome.steps.map((st) => st.step.trim())).toEqual(["subscribe", "connect", "answer", "stored", "received"]);
+    await sub.waitFor((msgs) => msgs.some((m) => m.topic.endsWith("/panic-rx-dc09/alarm")));
+    const [alarm] = sub.json("/panic-rx-dc09/alarm");
+    expect(alarm).toMatchObject({ alarm_id: outcome.alarm_id, phase: "alarm", type: "test", test: true, source: { code: "601", requested_by: "campus-agent test-alarm" } });
+    expectValidPayloads(sub.messages);
+  });
+
+  it("campus-agent test-alarm: an unknown device or one that is not a panic receiver is a usage error (2); no agent is a problem found (1)", async () => {
+    const { dir, devs } = await setup(1);
+    const loaded = receiverConfig(dir, { options: { listen: { port: 0, protocols: ["udp"] }, account: "1234" } });
+    const withDoor: LoadedConfig = {
+      ...loaded,
+      config: { ...loaded.config, devices: [...loaded.config.devices, ...config(dir, [{ id: "intercom", dev: devs[0] as NetDevice }]).config.devices] },
+    };
+    const { url } = await startAgent(withDoor);
+    const cli = pointAt(withDoor, url);
+    expect(await runTestAlarm(cli, "nope")).toMatchObject({ code: 2, outcome: { ok: false, error: { code: "unknown_device" } } });
+    const notPanic = await runTestAlarm(cli, "intercom");
+    expect(notPanic).toMatchObject({ code: 2, outcome: { error: { code: "unsupported" } } });
+    expect(notPanic.outcome.error?.message).toBe("device intercom is a reachability: test alarms are for panic receivers (kinds panic-contacts, panic-dc09)");
+    expect(await runTestAlarm(cli, "panic-rx-dc09", { socket: join(dir, "missing.sock") })).toMatchObject({ code: 1, outcome: { error: { code: "not_running" } } });
   });
 
   it("listens as soon as the device is configured, not at its first poll: a panic in the first moments is ACKed", async () => {

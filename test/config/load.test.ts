@@ -244,4 +244,19 @@ describe("a valid config", () => {
     expect(parse(BASE).config.outbox.path).toBe("/etc/campus-agent/outbox.db");
     expect(parse(`${BASE}outbox: {path: ":memory:"}\n`).config.outbox.path).toBe(":memory:");
   });
+
+  test("the control socket defaults to campus-agent.sock next to the outbox; a named one is resolved like other paths", () => {
+    expect(parse(`${BASE}outbox: {path: /var/lib/campus-agent/outbox.db}\n`).config.control).toEqual({ enabled: true, socket: "/var/lib/campus-agent/campus-agent.sock" });
+    expect(parse(`${BASE}control: {socket: run/agent.sock}\n`).config.control.socket).toBe("/etc/campus-agent/run/agent.sock");
+    // An in-memory outbox (tests) has no folder: no socket unless one is named.
+    expect(parse(`${BASE}outbox: {path: ":memory:"}\n`).config.control.socket).toBeUndefined();
+  });
+
+  test("a control socket path too long for a Unix socket is refused by its path, before the agent starts", () => {
+    const long = `/var/lib/${"x".repeat(100)}/agent.sock`;
+    expect(problemsOf(`${BASE}control: {socket: ${long}}\n`)).toEqual([
+      expect.objectContaining({ path: "control.socket", message: `${long} is ${long.length} bytes; a Unix socket path has at most 107: choose a shorter one` }),
+    ]);
+    expect(parse(`${BASE}control: {enabled: false, socket: ${long}}\n`).config.control.enabled).toBe(false);
+  });
 });

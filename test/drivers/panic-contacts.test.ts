@@ -9,8 +9,8 @@ import { systemClock } from "../../agent/clock.js";
 import { ConfigError, parseConfig } from "../../config/load.js";
 import { effectivePoll } from "../../config/schema.js";
 import { DRIVERS } from "../../drivers/registry.js";
-import type { DeviceAlarm, DeviceEvent, DeviceRef, Driver } from "../../drivers/contract.js";
-import { evaluateContacts, parseContactMemory } from "../../drivers/panic-contacts/contacts.js";
+import type { DeviceAlarm, DeviceEvent, DeviceRef, Driver, DriverReport } from "../../drivers/contract.js";
+import { evaluateContacts, parseContactMemory, testAlarmOf } from "../../drivers/panic-contacts/contacts.js";
 import { type PanicContactsOptions, panicContactsDriver, panicContactsOptionsSchema } from "../../drivers/panic-contacts/index.js";
 import { ContactModuleSim } from "../../scripts/sim/modbus-io.js";
 import { type ModbusSim, startModbusSim } from "../../scripts/sim/modbus-server.js";
@@ -146,6 +146,27 @@ describe("panic contacts", () => {
   });
 });
 
+describe("panic contacts test alarm", () => {
+  it("is what the first panic input would raise, marked test and simulated, with its zone and location", () => {
+    expect(testAlarmOf(OPTIONS, undefined, T0, () => "t-1")).toEqual({
+      id: "t-1",
+      phase: "alarm",
+      type: "panic",
+      test: true,
+      at: T0,
+      text: "test panic alarm: Room 114 pendant (zone 15), simulated input; do not dispatch",
+      zone: { id: "15", name: "Room 114 pendant", location: { building: "A", room: "114" } },
+      source: { protocol: "modbus-contact", input: "input_1", simulated: true, requested_by: "campus-agent test-alarm" },
+    });
+  });
+
+  it("tests the named panic input with its alarm type, and refuses an input that is not a panic input, naming those that are", () => {
+    expect(testAlarmOf(OPTIONS, "input_2", T0, () => "t-2")).toMatchObject({ type: "medical", test: true, zone: { id: "16" } });
+    expect(() => testAlarmOf(OPTIONS, "input_7", T0, () => "x")).toThrow('input "input_7" is not a panic input: expected one of input_1, input_2');
+    expect(() => testAlarmOf({ inputs: { input_7: { meaning: "trouble" } } }, undefined, T0, () => "x")).toThrow("this receiver has no panic input to test");
+  });
+});
+
 describe("panic-contacts in a config", () => {
   const config = (poll?: Record<string, number>) =>
     [
@@ -202,5 +223,33 @@ describe("panic-contacts driver against a simulated I/O module", () => {
     expect(second.alarms).toEqual([expect.objectContaining({ phase: "alarm", type: "panic", zone: expect.objectContaining({ id: "15" }) })]);
     expect([second.health, second.reason, second.metrics.open_alarms]).toEqual(["degraded", "receiver_trouble", 1]);
     expect(second.events?.map((e) => e.type)).toEqual(["receiver_trouble"]);
+  });
+
+  it("a test alarm reads the module first, then stores the simulated input's alarm through report()", async () => {
+    const s = await startModbusSim({ units: [1] });
+    sims.push(s);
+    new ContactModuleSim(s.bank(1));
+    const reports: DriverReport[] = [];
+    const d = panicContactsDriver.create({ log, clock: systemClock, report: (_, r) => void reports.push(r) });
+    drivers.push(d);
+    const dev: DeviceRef<PanicContactsOptions> = { id: "rx-1", timeoutMs: 1000, options: { ...OPTIONS, port: s.tcpPort as number } };
+    const r = await d.testAlarm?.(dev, { input: "input_2", signal: AbortSignal.timeout(2000) });
+    expect(r?.steps.map((x) => [x.step, x.detail])).toEqual([
+      ["read inputs", "input_2 is open"],
+      ["store", "committed to the outbox (fsync)"],
+    ]);
+    expect(reports).toEqual([{ alarms: [expect.objectContaining({ id: r?.alarmId, type: "medical", test: true })] }]);
+  });
+
+  it("a test alarm fails, storing nothing, when the module does not answer", async () => {
+    const s = await startModbusSim({ units: [1] });
+    const port = s.tcpPort as number;
+    await s.close();
+    const reports: DriverReport[] = [];
+    const d = panicContactsDriver.create({ log, clock: systemClock, report: (_, r) => void reports.push(r) });
+    drivers.push(d);
+    const dev: DeviceRef<PanicContactsOptions> = { id: "rx-1", timeoutMs: 1000, options: { ...OPTIONS, port } };
+    await expect(d.testAlarm?.(dev, { signal: AbortSignal.timeout(2000) })).rejects.toMatchObject({ name: "DriverError" });
+    expect(reports).toEqual([]);
   });
 });

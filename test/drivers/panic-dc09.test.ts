@@ -160,6 +160,50 @@ describe("panic-dc09 mapping", () => {
     },
   );
 
+  it.each([
+    ["ADM-CID", "601"],
+    ["SIA-DCS", "RX"],
+  ] as const)("a manual test report (%s %s) is a test alarm of type test, never kept open", (protocol, code) => {
+    const map = mapper();
+    const r = map({ kind: "test", protocol, code, description: "Manual trigger test", zone: null });
+    expect(r.events).toEqual([]);
+    expect(r.alarms).toEqual([expect.objectContaining({ id: "id-1", phase: "alarm", type: "test", test: true, source: expect.objectContaining({ code }) as unknown })]);
+    expect(r.alarms[0]?.text).toMatch(/do not dispatch/);
+    expect(r.memory.open).toEqual([]);
+  });
+
+  it.each([
+    ["a periodic test (CID 602)", { kind: "test", code: "602" }],
+    ["a periodic test (SIA RP)", { kind: "test", protocol: "SIA-DCS", code: "RP" }],
+    ["the restore of a manual test", { kind: "test", code: "601", qualifier: "restore" }],
+  ] as const)("%s stays a panel_event: link health, not an alarm", (_, e) => {
+    const r = mapper()(e);
+    expect(r.alarms).toEqual([]);
+    expect(r.events).toEqual([expect.objectContaining({ type: "panel_event", details: expect.objectContaining({ event: "test" }) as unknown })]);
+  });
+
+  it("a trouble stays open per kind and zone until its restore, across a restart; the worst one is listed first by reason", () => {
+    const map = mapper();
+    map({ kind: "low_battery", code: "384", description: "RF low battery", zone: 15 });
+    const missing = map({ kind: "supervision_loss", code: "381", description: "Loss of supervision - RF", zone: 16 });
+    expect(missing.memory.troubles).toEqual([
+      { kind: "low_battery", zone: 15, text: "RF low battery, zone 15 (Room 114 pendant)", at: T0 },
+      { kind: "supervision_loss", zone: 16, text: "Loss of supervision - RF, zone 16", at: T0 },
+    ]);
+    // Again while open: still one; another zone's restore: nothing ended.
+    expect(map({ kind: "low_battery", zone: 15, qualifier: "still_present" }).memory.troubles).toHaveLength(2);
+    expect(map({ kind: "low_battery", zone: 17, qualifier: "restore" }).memory.troubles).toHaveLength(2);
+    expect(map({ kind: "low_battery", zone: 15, qualifier: "restore" }).memory.troubles.map((t) => t.kind)).toEqual(["supervision_loss"]);
+    // Tests, openings and the like are not troubles.
+    expect(map({ kind: "opening", zone: null }).memory.troubles.map((t) => t.kind)).toEqual(["supervision_loss"]);
+  });
+
+  it("drops stored troubles that do not look right, and reads memory written before troubles were kept", () => {
+    const m = parseDc09Memory({ v: 1, open: [], seen: [], troubles: [{ kind: "tamper", zone: 3, text: "Tamper", at: 1 }, { kind: "panic", zone: 1, text: "x", at: 1 }, { kind: "ac_loss" }, "junk"] });
+    expect(m.troubles).toEqual([{ kind: "tamper", zone: 3, text: "Tamper", at: 1 }]);
+    expect(parseDc09Memory({ v: 1, open: [], seen: [] }).troubles).toEqual([]);
+  });
+
   it("a restore ends the open alarm of the same kind and zone, even after a restart; another zone's restore names none", () => {
     const map = mapper();
     map({ kind: "panic", zone: 15 });
@@ -279,6 +323,22 @@ describe("panic-dc09 receiver", () => {
     ]);
     const reading = await h.driver.poll(dev, pollCtx());
     expect(reading).toMatchObject({ health: "ok", metrics: { messages: 1, open_alarms: 1, rejected: 0 } });
+  });
+
+  it("a pendant reported missing leaves the receiver degraded (pendant_missing), naming the zone, until its restore", async () => {
+    const h = harness();
+    const dev = device("rx-office", { account: "1234", listen: { protocols: ["tcp"] }, zones: { 15: { name: "Room 114 pendant" } } });
+    const ports = await started(h, dev);
+    const panel = sender(h, ports.tcp ?? 0);
+    expect((await panel.send({ event: "supervision-loss", zone: 15 })).result).toBe("ACK");
+    expect(await h.driver.poll(dev, pollCtx())).toMatchObject({
+      health: "degraded",
+      reason: "pendant_missing",
+      reasonText: "Loss of supervision - RF, zone 15 (Room 114 pendant)",
+      metrics: { open_troubles: 1 },
+    });
+    expect((await panel.send({ event: "supervision-restore", zone: 15 })).result).toBe("ACK");
+    expect(await h.driver.poll(dev, pollCtx())).toMatchObject({ health: "ok", reason: "ok", metrics: { open_troubles: 0 } });
   });
 
   it("a restore names the alarm it ends, also when the receiver restarted in between", async () => {
@@ -439,6 +499,52 @@ describe("panic-dc09 receiver", () => {
     const h = harness();
     await started(h, device("rx-a", { account: "1234", listen: { protocols: ["udp"] } }));
     await expect(h.driver.poll(device("rx-b", { account: "1234", listen: { protocols: ["udp"] } }), pollCtx())).rejects.toMatchObject({ code: "config" });
+  });
+});
+
+describe("panic-dc09 test alarm (campus-agent test-alarm)", () => {
+  const ask = (h: Harness, dev: DeviceRef<PanicDc09Options>) => {
+    if (h.driver.testAlarm === undefined) throw new Error("no testAlarm");
+    return h.driver.testAlarm(dev, { signal: AbortSignal.timeout(5000) });
+  };
+
+  it.each([
+    ["plain over tcp", { protocols: ["tcp"] as ("tcp" | "udp")[] }, {}],
+    ["plain over udp", { protocols: ["udp"] as ("tcp" | "udp")[] }, {}],
+    ["encrypted with the account's key", { protocols: ["tcp"] as ("tcp" | "udp")[] }, { key_env: "DC09_KEY" }],
+    ["to a listener on every address (reached through loopback)", { protocols: ["tcp"] as ("tcp" | "udp")[], host: "0.0.0.0" }, {}],
+  ])("%s: a manual test goes through the agent's own listener and is stored as a test alarm before the ACK", async (_, listen, key) => {
+    const h = harness();
+    const dev = device("rx-office", { account: "1234", receiver: "2", line: "3", ...key, listen });
+    await started(h, dev);
+    const r = await ask(h, dev);
+    expect(h.reports).toHaveLength(1);
+    const alarm = h.reports[0]?.report.alarms?.[0];
+    expect(alarm).toMatchObject({ id: r.alarmId, phase: "alarm", type: "test", test: true, source: { code: "601", account: "1234", requested_by: "campus-agent test-alarm", encrypted: "key_env" in key } });
+    expect(r.via).toMatch(new RegExp(`^DC-09 manual test \\(ADM-CID 601.* over ${listen.protocols[0]} 127\\.0\\.0\\.1:\\d+$`));
+    expect(r.steps.map((s) => s.step)).toEqual(listen.protocols[0] === "tcp" ? ["connect", "answer"] : ["answer"]);
+    // It counts as a message heard from the account, and leaves nothing open.
+    expect(await h.driver.poll(dev, pollCtx())).toMatchObject({ metrics: { messages: 1, open_alarms: 0 } });
+  });
+
+  it("a panel's own message with the same sequence number is not marked as requested by the CLI", async () => {
+    const h = harness();
+    const dev = device("rx-office", { account: "1234", listen: { protocols: ["tcp"] } });
+    const ports = await started(h, dev);
+    await ask(h, dev);
+    const seq = Number(h.reports[0]?.report.alarms?.[0]?.source.sequence);
+    await sender(h, ports.tcp ?? 0, { firstSequence: seq }).send({ event: "manual-test" });
+    expect(h.reports[1]?.report.alarms?.[0]).toMatchObject({ type: "test", test: true });
+    expect(h.reports[1]?.report.alarms?.[0]?.source).not.toHaveProperty("requested_by");
+  });
+
+  it("fails, saying so, when the test could not be stored: no ACK comes back", async () => {
+    const h = harness();
+    const dev = device("rx-office", { account: "1234", listen: { protocols: ["tcp"] } });
+    await started(h, dev);
+    h.failNext(1);
+    await expect(h.driver.testAlarm?.(dev, { signal: AbortSignal.timeout(300) })).rejects.toMatchObject({ code: "timeout" });
+    expect(h.reports).toEqual([]);
   });
 });
 
