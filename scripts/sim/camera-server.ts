@@ -125,6 +125,7 @@ export class CameraSim implements SimCamera {
   }
 
   async start(): Promise<void> {
+    if (this.opts.snapshotAtStart) this.jpeg = testCardJpeg(this.ident.serialNumber);
     await this.listen();
     try {
       if (this.opts.discovery) {

@@ -81,6 +81,14 @@ export interface CameraOptions {
   password?: string;
   /** Media profiles (default 2: main and sub stream). */
   profiles?: number;
+  /**
+   * Render the snapshot JPEG at start, not at the first snapshot request.
+   * Rendering takes about 200 ms of CPU: a process that simulates other
+   * devices too (the demo campus) would stop answering them that long, in
+   * the middle of a run, and a panic receiver's I/O module polled with a
+   * 150 ms deadline would time out.
+   */
+  snapshotAtStart?: boolean;
   /** Port in the RTSP stream URIs (default 554; nothing listens there). */
   rtspPort?: number;
   /** Operations answered without credentials (default "date-only"). */

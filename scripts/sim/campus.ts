@@ -4,14 +4,19 @@
  *
  *   node dist/scripts/sim/campus.js [--ephemeral-ports] [--serial-dir DIR]
  *
- * Starts every device of DEMO_DEVICES: network devices, cameras and door
- * controllers. Prints exactly one line on stdout, `READY {"devices":N}`, once
- * every device listens (N: those started; when some could not be, their ids
- * follow: `READY {"devices":N,"unavailable":[...]}`); logs go to stderr.
+ * Starts every device of DEMO_DEVICES: network devices, cameras, door
+ * controllers and panic receivers (DC-09 panels, which send to the agent's
+ * receiver, and a contact receiver's Modbus I/O module). Prints exactly one
+ * line on stdout, `READY {"devices":N}`, once every device listens or is
+ * ready to send (N: those started; when some could not be, their ids
+ * follow: `READY {"devices":N,"unavailable":[...]}`); logs go to stderr:
+ * what each device does, and each DC-09 report the receiver did not ACK.
  * Stops cleanly on SIGTERM, SIGINT, end of stdin (the parent spawned it with a
  * stdin pipe and died) or a change of parent pid.
  * --ephemeral-ports keeps the addresses but lets the system pick free ports
  * (for tests, which must not depend on fixed ports; the ports are logged).
+ * The DC-09 panels still send to the receiver of their spec: a test that
+ * wants their reports runs the campus in process, with panelTarget.
  * --serial-dir is where the RS-485 lines' PTY links go (created if missing;
  * the demo passes its data folder). Default: a temporary folder, removed on
  * exit.
@@ -29,8 +34,12 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startCamera } from "./camera.js";
 import { describeFault } from "./camera-faults.js";
+import { runDc09Scenario } from "./dc09-scenario.js";
+import { Dc09Sender, type SendReport } from "./dc09-sender.js";
 import {
   type CameraSpec,
+  type ContactReceiverSpec,
+  type Dc09PanelSpec,
   DEMO_DEVICES,
   type DoorLink,
   type DoorSpec,
@@ -40,6 +49,7 @@ import {
 } from "./demo-campus.js";
 import { DoorControllerSim } from "./modbus-door.js";
 import { describeModbusFault } from "./modbus-faults.js";
+import { ContactModuleSim, runContacts } from "./modbus-io.js";
 import { parseScenario, runScenario } from "./modbus-scenario.js";
 import { type ModbusSim, startModbusSim } from "./modbus-server.js";
 import { startNetDevice } from "./netdevice.js";
@@ -48,7 +58,11 @@ import { type SerialLine, SocatMissingError, startSerialLine } from "./serial-li
 
 export interface RunningSim {
   id: string;
-  /** Where the agent reaches it: its address, or for a door on a serial line, the line's device path (port 0). */
+  /**
+   * Where the agent reaches it: its address, or for a door on a serial line,
+   * the line's device path (port 0); for a DC-09 panel, where it sends (the
+   * agent's receiver).
+   */
   host: string;
   port: number;
   /** A camera's WS-Discovery UDP port. */
@@ -65,6 +79,10 @@ export interface StartOptions {
   ephemeralPorts?: boolean;
   /** Folder of the serial lines' PTY links (created if missing). Default: a temporary folder, removed on close. */
   serialDir?: string;
+  /** Where a DC-09 panel sends instead of its spec's receiver (tests: a receiver on a free port). */
+  panelTarget?: (spec: Dc09PanelSpec) => { host: string; port: number };
+  /** Where the devices say what goes wrong while they run (a DC-09 report not acknowledged). Default: nowhere. */
+  log?: (line: string) => void;
 }
 
 type Starter<S extends SimulatedDeviceSpec> = (spec: S, opts: StartOptions) => Promise<RunningSim>;
@@ -79,6 +97,8 @@ function starters(doors: DoorEndpoints): Starters {
     netdevice: startNetDeviceSim,
     camera: startCameraSim,
     door: (spec) => doors.start(spec),
+    "dc09-panel": startPanelSim,
+    "contact-module": startContactModuleSim,
   };
 }
 
@@ -102,6 +122,74 @@ async function startCameraSim(spec: CameraSpec, opts: StartOptions): Promise<Run
     ...(spec.fault ? { fault: spec.fault } : {}),
   });
   return { id: spec.id, host: cam.host, port: cam.port, discoveryPort: cam.discoveryPort, close: () => cam.close() };
+}
+
+/**
+ * A DC-09 panel: its timeline's reports and a NULL link test every
+ * linkTestS, through one sender (one message at a time, retried as panels
+ * do). Nothing is sent at start: the agent's receiver is not up yet when the
+ * demo starts its campus, and the first report comes seconds later.
+ */
+function startPanelSim(spec: Dc09PanelSpec, opts: StartOptions): Promise<RunningSim> {
+  const to = opts.panelTarget?.(spec) ?? { host: spec.receiver.address, port: spec.receiver.port };
+  const sender = new Dc09Sender({
+    ...to,
+    transport: spec.receiver.transport,
+    account: spec.account,
+    format: spec.format,
+    ...(spec.key !== undefined ? { key: spec.key } : {}),
+    // A real panel keeps its sequence number across restarts, and a receiver takes a number it saw
+    // within 10 minutes with the same content as a retransmission (ACKed, not reported). Counting
+    // from the clock's seconds stands in for that: these panels send less than once a second, so a
+    // campus restarted on the same agent never reuses a recent number.
+    firstSequence: (Math.floor(Date.now() / 1000) % 9999) + 1,
+  });
+  let stopping = false;
+  const onReport = (what: string, r: SendReport | Error) => {
+    if (stopping || (!(r instanceof Error) && r.result === "ACK")) return;
+    const why = r instanceof Error ? r.message : [r.result, r.attempts.at(-1)?.detail].filter((x) => x !== undefined).join(": ");
+    opts.log?.(`campus-sim: ${spec.id}: ${what} not acknowledged by the receiver at ${to.host}:${to.port} (${why})`);
+  };
+  const run = runDc09Scenario(sender, spec.timeline, (step, r) => onReport(step.event, r));
+  const linkTests = setInterval(() => {
+    sender.send({ event: "null" }).then(
+      (r) => onReport("link test", r),
+      (e: unknown) => onReport("link test", e as Error),
+    );
+  }, spec.linkTestS * 1000);
+  return Promise.resolve({
+    id: spec.id,
+    host: to.host,
+    port: to.port,
+    close: () => {
+      stopping = true;
+      clearInterval(linkTests);
+      run.stop();
+      return sender.close();
+    },
+  });
+}
+
+/** A contact receiver's I/O module: Modbus TCP on its own address, its contacts moved by its timeline. */
+async function startContactModuleSim(spec: ContactReceiverSpec, opts: StartOptions): Promise<RunningSim> {
+  const sim = await startModbusSim({ host: spec.address, tcpPort: opts.ephemeralPorts ? 0 : spec.port, units: [spec.unit] });
+  let run: ReturnType<typeof runContacts>;
+  try {
+    run = runContacts(new ContactModuleSim(sim.bank(spec.unit)), spec.timeline);
+  } catch (e) {
+    await sim.close();
+    throw e;
+  }
+  return {
+    id: spec.id,
+    host: sim.host,
+    port: sim.tcpPort ?? 0,
+    unit: spec.unit,
+    close: () => {
+      run.stop();
+      return sim.close();
+    },
+  };
 }
 
 /** A Modbus server shared by the door controllers behind one endpoint, or why it could not start. */
@@ -229,7 +317,9 @@ function linkText(link: DoorLink): string {
 
 /** Where a spec says the device is, for messages. */
 function specWhere(spec: SimulatedDeviceSpec): string {
-  return spec.simulator === "door" ? linkText(spec.link) : `${spec.address}:${spec.port}`;
+  if (spec.simulator === "door") return linkText(spec.link);
+  if (spec.simulator === "dc09-panel") return `${spec.receiver.transport} ${spec.receiver.address}:${spec.receiver.port}`;
+  return `${spec.address}:${spec.port}`;
 }
 
 export interface Campus {
@@ -266,6 +356,8 @@ export async function startCampus(specs: readonly SimulatedDeviceSpec[], opts: S
 function describeBehaviour(spec: SimulatedDeviceSpec): string {
   if (spec.simulator === "camera") return spec.fault ? `${spec.scenario} (${describeFault(spec.fault)})` : spec.scenario;
   if (spec.simulator === "door") return spec.fault ? `${spec.scenario} (${describeModbusFault(spec.fault)})` : spec.scenario;
+  if (spec.simulator === "dc09-panel") return `${spec.scenario}; NULL link test every ${spec.linkTestS} s`;
+  if (spec.simulator === "contact-module") return spec.scenario;
   const b = spec.behaviour;
   return typeof b === "string" ? b : b.cycle.map((p) => `${p.behaviour} ${p.forMs / 1000} s`).join(", then ");
 }
@@ -283,6 +375,7 @@ async function main(): Promise<void> {
   const campus = await startCampus(specs, {
     ephemeralPorts: values["ephemeral-ports"] === true,
     ...(values["serial-dir"] !== undefined ? { serialDir: values["serial-dir"] } : {}),
+    log: (line) => process.stderr.write(`${line}\n`),
   });
   const started = campus.devices.filter((d) => d.unavailable === undefined);
   for (const d of started) {
@@ -305,6 +398,10 @@ async function main(): Promise<void> {
 /** Where a started device is, for the log: its address and port, and a door's link and unit. */
 function runningWhere(spec: SimulatedDeviceSpec, d: RunningSim): string {
   if (spec.simulator === "camera") return `${d.host}:${d.port} (WS-Discovery on udp ${d.discoveryPort})`;
+  if (spec.simulator === "dc09-panel") {
+    return `account ${spec.account}, reporting to the receiver at ${spec.receiver.transport} ${d.host}:${d.port}${spec.key !== undefined ? " (AES)" : ""}`;
+  }
+  if (spec.simulator === "contact-module") return `${d.host}:${d.port} (Modbus TCP), unit ${spec.unit}`;
   if (spec.simulator !== "door") return `${d.host}:${d.port}`;
   const link = spec.link.transport === "rtu" ? { ...spec.link } : { ...spec.link, address: d.host, port: d.port };
   const path = spec.link.transport === "rtu" ? ` at ${d.host}` : "";

@@ -137,9 +137,11 @@ export class Dc09Sender {
     return run;
   }
 
-  /** Close the sockets; messages still queued fail. */
+  /** Close the sockets; the message awaiting its answer and those still queued fail. */
   async close(): Promise<void> {
     this.closed = true;
+    // Stop waiting now (its attempts then fail at write), not at the answer's timeout.
+    this.onConnectionLost?.();
     this.tcp?.destroy();
     this.tcp = undefined;
     const udp = this.udp;
@@ -276,6 +278,8 @@ export class Dc09Sender {
   }
 
   private async write(frame: Buffer): Promise<void> {
+    // Closed while a message was under way: no new socket for its next attempt.
+    if (this.closed) throw new Error("sender is closed");
     if (this.opts.transport === "udp") {
       const udp = this.udp ?? this.openUdp();
       await new Promise<void>((resolve, reject) => udp.send(frame, this.opts.port, this.opts.host, (err) => (err ? reject(err) : resolve())));

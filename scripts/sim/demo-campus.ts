@@ -12,27 +12,34 @@
  *   127.77.1.x  cameras (ONVIF)
  *   127.77.2.x  door controllers (Modbus): .10 and up on their own Ethernet
  *               port, .20 and up serial-to-Ethernet gateways
- *   127.77.3.x  panic receivers (DC-09)    — later
+ *   127.77.3.x  panic receivers: .1 is the gateway's own DC-09 receiver (the
+ *               agent listens there, the simulated panels send to it), .20 and
+ *               up the Modbus I/O modules that read receivers' relay outputs
  * Ports are the real service's, moved above 1024 so no root is needed
  * (80 → 8080, 554 → 8554, 22 → 2222, Modbus 502 → 5020; SIP's 5060 is already
  * unprivileged, WS-Discovery's UDP 3702 too, and so is 4001, the raw TCP port
- * of the usual serial-to-Ethernet gateways).
+ * of the usual serial-to-Ethernet gateways). DC-09 has no assigned port: the
+ * demo's receiver listens on 9000.
  *
  * Door controllers on the gateway's own RS-485 bus have no address: they sit
  * on a serial line, a socat PTY pair whose links the campus makes in a folder
  * it is given (serial-line.ts). config/demo.yaml names that folder
- * DEMO_SERIAL_DIR, a placeholder the demo (agent/demo.ts) rewrites into its
- * data folder.
+ * DEMO_DATA_DIR, a placeholder the demo (agent/demo.ts) rewrites into its
+ * data folder; the encrypted DC-09 panel's key file is there too.
  */
+import type { PanicDc09OptionsInput } from "../../drivers/panic-dc09/options.js";
 import type { ReachabilityOptionsInput } from "../../drivers/reachability/options.js";
 import type { CameraOptions, FaultSpec } from "./camera.js";
+import type { SimFormat } from "./dc09-events.js";
+import type { Dc09Scenario } from "./dc09-scenario.js";
+import type { ContactTimeline } from "./modbus-io.js";
 import type { DoorControllerOptions } from "./modbus-door.js";
 import type { ModbusFaultSpec } from "./modbus-faults.js";
 import type { Scenario } from "./modbus-scenario.js";
 import { type BehaviourSpec, flap, type NetDeviceHttp } from "./netdevice.js";
 
 /** Simulator families the campus knows how to start; one entry per family in campus.ts. */
-export const SIMULATOR_KINDS = ["netdevice", "camera", "door"] as const;
+export const SIMULATOR_KINDS = ["netdevice", "camera", "door", "dc09-panel", "contact-module"] as const;
 export type SimulatorKind = (typeof SIMULATOR_KINDS)[number];
 
 interface SimulatedBase {
@@ -130,8 +137,71 @@ export interface DoorSpec extends SimulatedBase {
   driver: { kind: "modbus-door"; options: ModbusDoorDriverOptions };
 }
 
-/** Grows a member per simulator family (panic receivers next). */
-export type SimulatedDeviceSpec = NetDeviceSpec | CameraSpec | DoorSpec;
+/**
+ * A panel or panic-button receiver reporting over DC-09 to the agent, which
+ * is its alarm receiver: the simulator sends, the agent listens (so this
+ * device has no address of its own on the campus network; `receiver` is the
+ * agent's). It sends a NULL link test every `linkTestS` and its timeline's
+ * reports, looping.
+ */
+export interface Dc09PanelSpec extends SimulatedBase {
+  simulator: "dc09-panel";
+  /** Where and how it reports: the agent's DC-09 receiver, over one transport. */
+  receiver: Listening & { transport: "tcp" | "udp" };
+  /** Its account (#acct), 3-16 hex digits. */
+  account: string;
+  format: SimFormat;
+  /** AES key (hex) when it encrypts; the agent reads the same key from the key_file its options name. */
+  key?: string;
+  /** A NULL link test every this many seconds (the agent's supervision_s is longer). */
+  linkTestS: number;
+  /** What it reports, when (dc09-scenario.ts): looping. */
+  timeline: Dc09Scenario & { loop_ms: number };
+  /** What it shows, in words (the campus logs it). */
+  scenario: string;
+  /** How config/demo.yaml receives it. */
+  driver: { kind: "panic-dc09"; options: PanicDc09OptionsInput };
+}
+
+/** What a contact of the I/O module is wired to: drivers/panic-contacts/options.ts (contactInputSchema), kept local like the options above. */
+export interface ContactInputOptions {
+  meaning: "panic" | "trouble" | "tamper" | "supervision";
+  alarm?: "panic" | "duress" | "holdup" | "medical" | "fire" | "emergency";
+  zone?: string;
+  name?: string;
+  location?: { building?: string; floor?: string; room?: string };
+}
+
+/** Options of the panic-contacts driver as config/demo.yaml gives them; a test parses them with the driver's schema. */
+export interface PanicContactsDriverOptions {
+  transport: "tcp";
+  host: string;
+  port: number;
+  unit_id: number;
+  profile: "io-8di";
+  inputs: Record<string, ContactInputOptions>;
+}
+
+/**
+ * A panic-button receiver whose relay outputs are wired to a Modbus I/O
+ * module (io-8di layout, Modbus TCP on its own Ethernet port): the simulator
+ * is the module, its timeline closes and opens the contacts as the
+ * receiver's outputs would.
+ */
+export interface ContactReceiverSpec extends SimulatedBase, Listening {
+  simulator: "contact-module";
+  /** Modbus unit id of the module. */
+  unit: number;
+  /** Contacts closed and opened (modbus-io.ts), looping. */
+  timeline: ContactTimeline & { loop_ms: number };
+  /** What it shows, in words (the campus logs it). */
+  scenario: string;
+  /** How config/demo.yaml reads it. */
+  driver: { kind: "panic-contacts"; options: PanicContactsDriverOptions };
+}
+
+/** Grows a member per simulator family. */
+export type SimulatedDeviceSpec = NetDeviceSpec | CameraSpec | DoorSpec | Dc09PanelSpec | ContactReceiverSpec;
 
 /** A device whose only check is "is it answering?". */
 function netDevice(
@@ -256,7 +326,14 @@ function camera(
     address,
     port: 8080,
     discoveryPort: 3702,
-    camera: { username: DEMO_CAMERA_USERNAME, password: DEMO_CAMERA_PASSWORD, location: "demo-hs", ...rest.camera },
+    camera: {
+      username: DEMO_CAMERA_USERNAME,
+      password: DEMO_CAMERA_PASSWORD,
+      location: "demo-hs",
+      // The snapshot is rendered before the campus is READY, not when the agent first asks while every device runs.
+      ...(snapshot ? { snapshotAtStart: true } : {}),
+      ...rest.camera,
+    },
     driver: { kind: "onvif", options },
   };
 }
@@ -327,12 +404,13 @@ export const DEMO_CAMERAS: readonly CameraSpec[] = [
 ];
 
 /**
- * Where config/demo.yaml puts the serial lines: a placeholder (the schema
- * wants an absolute path), which the demo rewrites into its data folder, the
- * folder the campus makes the PTY links in. agent/demo.ts holds the same
- * value (the agent does not load the simulators); a test checks they agree.
+ * Where config/demo.yaml puts the serial lines and the DC-09 key file: a
+ * placeholder (the schema wants absolute paths), which the demo rewrites into
+ * its data folder, the folder the campus makes the PTY links in and the demo
+ * writes the key to. agent/demo.ts holds the same value (the agent does not
+ * load the simulators); a test checks they agree.
  */
-export const DEMO_SERIAL_DIR = "/demo-data";
+export const DEMO_DATA_DIR = "/demo-data";
 
 /** Modbus TCP's 502, moved above 1024. */
 export const DEMO_MODBUS_PORT = 5020;
@@ -367,7 +445,7 @@ function serialDoor(spec: DoorInput & { line: string }): DoorSpec {
   return door(
     rest,
     { transport: "rtu", line, baud: 9600 },
-    { transport: "rtu", path: `${DEMO_SERIAL_DIR}/${line}`, baud_rate: 9600, parity: "none" },
+    { transport: "rtu", path: `${DEMO_DATA_DIR}/${line}`, baud_rate: 9600, parity: "none" },
   );
 }
 
@@ -552,8 +630,142 @@ export const DEMO_DOORS: readonly DoorSpec[] = [
   }),
 ];
 
+/** The gateway's DC-09 receiver: the agent listens here, the demo's panels send here. */
+export const DEMO_DC09_RECEIVER = { address: "127.77.3.1", port: 9000 } as const;
+
+/**
+ * The encrypted demo panel's AES-256 key, a demo secret, public on purpose.
+ * The demo (agent/demo.ts, which holds the same value) writes it to the
+ * key_file config/demo.yaml names, in its data folder, as an installer
+ * would on a real gateway.
+ */
+export const DEMO_DC09_KEY = "DE63FFC1DE1A19407B37A74485068683BE9271FD3E7D93F5E609535327B16768";
+
+type PanelInput = Omit<Dc09PanelSpec, "simulator" | "receiver" | "key" | "linkTestS" | "driver"> & {
+  transport: "tcp" | "udp";
+  encrypted: boolean;
+  zones: NonNullable<PanicDc09OptionsInput["zones"]>;
+};
+
+/**
+ * A panel reporting to the gateway's receiver (DEMO_DC09_RECEIVER) over one
+ * transport: a NULL link test every 30 s, supervised at 90 s. An encrypted
+ * one uses DEMO_DC09_KEY, which the agent reads from `<data folder>/<id>.key`.
+ */
+function dc09Panel(spec: PanelInput): Dc09PanelSpec {
+  const { transport, encrypted, zones, ...rest } = spec;
+  const { address, port } = DEMO_DC09_RECEIVER;
+  return {
+    ...rest,
+    simulator: "dc09-panel",
+    receiver: { address, port, transport },
+    ...(encrypted ? { key: DEMO_DC09_KEY } : {}),
+    linkTestS: 30,
+    driver: {
+      kind: "panic-dc09",
+      options: {
+        listen: { host: address, port, protocols: [transport] },
+        account: spec.account,
+        ...(encrypted ? { key_file: `${DEMO_DATA_DIR}/${spec.id}.key` } : {}),
+        supervision_s: 90,
+        zones,
+      },
+    },
+  };
+}
+
+/**
+ * The panic receivers, of both kinds. The DC-09 panels send their scheduled
+ * manual test report (Contact ID 601, SIA RX) soon after the start and every
+ * 2 min; they and the contact receiver press a panic button every few
+ * minutes, the first within the first minute. Times in ms from the start of
+ * each loop.
+ */
+export const DEMO_PANIC_RECEIVERS: readonly (Dc09PanelSpec | ContactReceiverSpec)[] = [
+  dc09Panel({
+    id: "panic-rx-a-office",
+    name: "Building A panic receiver (main office)",
+    transport: "tcp",
+    encrypted: true,
+    account: "1001",
+    format: "cid",
+    zones: {
+      11: { name: "Room 114 pendant", location: { building: "A", room: "114" } },
+      12: { name: "Front desk duress button", location: { building: "A", room: "Main office" } },
+    },
+    scenario: "DC-09 over TCP, AES-256, Contact ID: manual test report at 15 s and every 2 min; Room 114 pendant pressed at 40 s, restored 10 s later, every 4 min",
+    timeline: {
+      loop_ms: 240_000,
+      steps: [
+        { at_ms: 15_000, event: "manual-test" },
+        { at_ms: 40_000, event: "panic", zone: 11 },
+        { at_ms: 50_000, event: "panic-restore", zone: 11 },
+        { at_ms: 135_000, event: "manual-test" },
+      ],
+    },
+  }),
+  dc09Panel({
+    id: "panic-rx-b-office",
+    name: "Building B alarm panel (front office)",
+    transport: "udp",
+    encrypted: false,
+    account: "1002",
+    format: "sia",
+    zones: {
+      21: { name: "Library circulation desk panic button", location: { building: "B", room: "Library" } },
+      22: { name: "Cafeteria manager's pendant", location: { building: "B", room: "Cafeteria" } },
+    },
+    scenario: "DC-09 over UDP, plain, SIA DCS: manual test report at 25 s and every 2 min; cafeteria pendant pressed at 160 s, restored 12 s later, every 4 min",
+    timeline: {
+      loop_ms: 240_000,
+      steps: [
+        { at_ms: 25_000, event: "manual-test" },
+        { at_ms: 145_000, event: "manual-test" },
+        { at_ms: 160_000, event: "panic", zone: 22 },
+        { at_ms: 172_000, event: "panic-restore", zone: 22 },
+      ],
+    },
+  }),
+  {
+    id: "panic-rx-c-gym",
+    name: "Gymnasium panic receiver (relay outputs)",
+    simulator: "contact-module",
+    address: "127.77.3.20",
+    port: DEMO_MODBUS_PORT,
+    unit: 1,
+    scenario: "gym office panic button held 4 s at 20 s, receiver trouble output on from 90 s to 120 s, every 3 min",
+    timeline: {
+      loop_ms: 180_000,
+      steps: [
+        { at_ms: 20_000, action: "close", input: 1 },
+        { at_ms: 24_000, action: "open", input: 1 },
+        { at_ms: 90_000, action: "close", input: 7 },
+        { at_ms: 120_000, action: "open", input: 7 },
+      ],
+    },
+    driver: {
+      kind: "panic-contacts",
+      options: {
+        transport: "tcp",
+        host: "127.77.3.20",
+        port: DEMO_MODBUS_PORT,
+        unit_id: 1,
+        profile: "io-8di",
+        inputs: {
+          input_1: { meaning: "panic", zone: "1", name: "Gym office panic button", location: { building: "C", room: "Gym office" } },
+          input_2: { meaning: "panic", alarm: "duress", zone: "2", name: "Coach's duress pendant", location: { building: "C", room: "Gymnasium" } },
+          input_3: { meaning: "panic", alarm: "medical", zone: "3", name: "Weight room medical button", location: { building: "C", room: "Weight room" } },
+          input_6: { meaning: "supervision", name: "Pendant supervision fault" },
+          input_7: { meaning: "trouble", name: "Receiver trouble" },
+          input_8: { meaning: "tamper", name: "Receiver cabinet tamper" },
+        },
+      },
+    },
+  },
+];
+
 /** Every simulated device of the demo campus. */
-export const DEMO_DEVICES: readonly SimulatedDeviceSpec[] = [...DEMO_CAMPUS, ...DEMO_CAMERAS, ...DEMO_DOORS];
+export const DEMO_DEVICES: readonly SimulatedDeviceSpec[] = [...DEMO_CAMPUS, ...DEMO_CAMERAS, ...DEMO_DOORS, ...DEMO_PANIC_RECEIVERS];
 
 /** The simulated device behind a config device id, if there is one. */
 export function simulatorFor(id: string): SimulatedDeviceSpec | undefined {

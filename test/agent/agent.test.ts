@@ -7,7 +7,6 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Ajv2020 } from "ajv/dist/2020.js";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
@@ -17,7 +16,7 @@ import { Agent } from "../../agent/agent.js";
 import { testAlarm, type TestAlarmArgs, type TestAlarmOutcome } from "../../agent/commands/test-alarm.js";
 import { startEmbeddedBroker } from "../../agent/mqtt/broker.js";
 import { PAYLOAD_SCHEMAS } from "../../agent/mqtt/contract.js";
-import { payloadJsonSchemas, payloadSchemaFile } from "../../agent/mqtt/json-schema.js";
+import { payloadJsonSchemas } from "../../agent/mqtt/json-schema.js";
 import { type LoadedConfig, parseConfig } from "../../config/load.js";
 import { type DeviceAlarm, type DriverDeps, type DriverFactory, defineDriver, type Identity } from "../../drivers/contract.js";
 import { DRIVERS } from "../../drivers/registry.js";
@@ -28,6 +27,7 @@ import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
 import { freePort } from "../helpers/net.js";
+import { expectValidPayloads } from "../helpers/schemas.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const log = pino({ level: "silent" });
@@ -89,22 +89,6 @@ async function startAgent(
   await agent.start();
   cleanups.push(() => agent.stop());
   return { agent, sub, url: broker.url };
-}
-
-/** Every payload validates against the committed docs/schemas file its `schema` field names (ajv, not zod). */
-function expectValidPayloads(messages: readonly { topic: string; payload: string }[]): void {
-  const names = Object.keys(PAYLOAD_SCHEMAS);
-  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, validateFormats: false });
-  const validators = new Map(
-    names.map((n) => [`campus-edge/${n}/v1`, ajv.compile(JSON.parse(readFileSync(join(ROOT, payloadSchemaFile(n)), "utf8")) as object)]),
-  );
-  for (const m of messages) {
-    if (m.payload === "") continue;
-    const validate = validators.get(String((JSON.parse(m.payload) as { schema: string }).schema));
-    expect(validate, `${m.topic} names a known schema`).toBeDefined();
-    const ok = validate?.(JSON.parse(m.payload));
-    expect(ok, `${m.topic}: ${JSON.stringify(validate?.errors)}`).toBe(true);
-  }
 }
 
 describe("the MQTT contract", () => {

@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { DEMO_SERIAL_DIR as AGENT_DEMO_SERIAL_DIR, withOverrides } from "../../agent/demo.js";
+import { DEMO_DATA_DIR as AGENT_DEMO_DATA_DIR, DEMO_DC09_KEY as AGENT_DEMO_DC09_KEY, withOverrides } from "../../agent/demo.js";
 import { ConfigError, loadConfigFile, parseConfig } from "../../config/load.js";
 import { DRIVERS } from "../../drivers/registry.js";
-import { DEMO_DEVICES, DEMO_DOORS, DEMO_SERIAL_DIR, simulatorFor } from "../../scripts/sim/demo-campus.js";
+import { DEMO_DATA_DIR, DEMO_DC09_KEY, DEMO_DEVICES, DEMO_DOORS, DEMO_PANIC_RECEIVERS, simulatorFor } from "../../scripts/sim/demo-campus.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -65,20 +65,47 @@ describe("shipped configs", () => {
     }
   });
 
-  it("the demo moves the serial doors' placeholder path into its data folder, and nothing else", () => {
-    // agent/demo.ts does not load the simulators: it holds its own copy of the placeholder.
-    expect(AGENT_DEMO_SERIAL_DIR).toBe(DEMO_SERIAL_DIR);
+  it("the demo moves the serial doors' and the DC-09 key's placeholder paths into its data folder, and nothing else", () => {
+    // agent/demo.ts does not load the simulators: it holds its own copy of the placeholder and of the key.
+    expect(AGENT_DEMO_DATA_DIR).toBe(DEMO_DATA_DIR);
+    expect(AGENT_DEMO_DC09_KEY).toBe(DEMO_DC09_KEY);
     const loaded = loadConfigFile(join(ROOT, "config/demo.yaml"), { drivers: DRIVERS });
-    const pathOf = (c: typeof loaded, id: string) => (c.config.devices.find((d) => d.id === id)?.options as { path?: string }).path;
-    expect(pathOf(loaded, "door-a-north-exit")).toBe(`${DEMO_SERIAL_DIR}/rs485-a`);
+    const optionOf = (c: typeof loaded, id: string, k: "path" | "key_file") => (c.config.devices.find((d) => d.id === id)?.options as Record<string, unknown>)[k];
+    expect(optionOf(loaded, "door-a-north-exit", "path")).toBe(`${DEMO_DATA_DIR}/rs485-a`);
+    expect(optionOf(loaded, "panic-rx-a-office", "key_file")).toBe(`${DEMO_DATA_DIR}/panic-rx-a-office.key`);
     const moved = withOverrides(loaded, { dataDir: "/var/tmp/demo-1" });
-    expect(["door-a-north-exit", "door-a-courtyard"].map((id) => pathOf(moved, id))).toEqual(["/var/tmp/demo-1/rs485-a", "/var/tmp/demo-1/rs485-a"]);
+    expect(["door-a-north-exit", "door-a-courtyard"].map((id) => optionOf(moved, id, "path"))).toEqual(["/var/tmp/demo-1/rs485-a", "/var/tmp/demo-1/rs485-a"]);
+    expect(optionOf(moved, "panic-rx-a-office", "key_file")).toBe("/var/tmp/demo-1/panic-rx-a-office.key");
     expect(moved.config.outbox.path).toBe("/var/tmp/demo-1/demo-outbox.db");
+    expect(moved.config.control.socket).toBe("/var/tmp/demo-1/campus-agent.sock");
     // Without a data folder, data/ in the install folder, where the outbox goes too.
     const byDefault = withOverrides(loaded, {});
-    expect(pathOf(byDefault, "door-a-north-exit")).toBe(join(ROOT, "data", "rs485-a"));
+    expect(optionOf(byDefault, "door-a-north-exit", "path")).toBe(join(ROOT, "data", "rs485-a"));
+    expect(optionOf(byDefault, "panic-rx-a-office", "key_file")).toBe(join(ROOT, "data", "panic-rx-a-office.key"));
     expect(byDefault.config.outbox.path).toBe(join(ROOT, "data", "demo-outbox.db"));
-    const others = (c: typeof loaded) => c.config.devices.filter((d) => !["door-a-north-exit", "door-a-courtyard"].includes(d.id));
+    expect(byDefault.config.control.socket).toBe(join(ROOT, "data", "campus-agent.sock"));
+    // A relative data folder still gives the absolute paths the schema wants.
+    expect(optionOf(withOverrides(loaded, { dataDir: "demo-2" }), "panic-rx-a-office", "key_file")).toBe(join(process.cwd(), "demo-2", "panic-rx-a-office.key"));
+    const movedIds = ["door-a-north-exit", "door-a-courtyard", "panic-rx-a-office"];
+    const others = (c: typeof loaded) => c.config.devices.filter((d) => !movedIds.includes(d.id));
     expect(others(moved)).toEqual(others(loaded));
+  });
+
+  it("config/demo.yaml has safety-critical panic receivers of both kinds, each with an owner, its zones named and located", () => {
+    const loaded = loadConfigFile(join(ROOT, "config/demo.yaml"), { drivers: DRIVERS });
+    const receivers = loaded.config.devices.filter((d) => d.kind === "panic-dc09" || d.kind === "panic-contacts");
+    expect(receivers.map((d) => d.id).sort()).toEqual(DEMO_PANIC_RECEIVERS.map((d) => d.id).sort());
+    expect(new Set(receivers.map((d) => d.kind))).toEqual(new Set(["panic-dc09", "panic-contacts"]));
+    for (const d of receivers) {
+      expect(d.category, d.id).toBe("safety-critical");
+      expect(d.owner, d.id).toBeDefined();
+      expect(d.location.room, d.id).toBeDefined();
+      type Zone = { name?: string; location?: unknown };
+      const o = d.options as { zones?: Record<string, Zone>; inputs?: Record<string, Zone & { meaning: string }> };
+      const zones = [...Object.values(o.zones ?? {}), ...Object.values(o.inputs ?? {}).filter((i) => i.meaning === "panic")];
+      expect(zones.length, d.id).toBeGreaterThan(0);
+      const located = expect.objectContaining({ building: expect.any(String) as unknown, room: expect.any(String) as unknown }) as unknown;
+      for (const z of zones) expect([typeof z.name, z.location], d.id).toEqual(["string", located]);
+    }
   });
 });

@@ -32,8 +32,9 @@ describe("demo campus cameras, as data", () => {
     const ids = DEMO_DEVICES.map((d) => d.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(ID_PATTERN);
-    // Door controllers share an address behind a gateway, or have none on a serial line: campus.test.ts checks them.
-    const listening = DEMO_DEVICES.flatMap((d) => (d.simulator === "door" ? [] : [d.address]));
+    // Door controllers share an address behind a gateway, or have none on a serial line: campus.test.ts checks them;
+    // DC-09 panels listen nowhere (they send to the agent): panic-campus.test.ts.
+    const listening = DEMO_DEVICES.flatMap((d) => ("address" in d ? [d.address] : []));
     expect(new Set(listening).size).toBe(listening.length);
     expect(DEMO_CAMERAS.length).toBe(6);
     for (const c of DEMO_CAMERAS) {
