@@ -106,7 +106,7 @@ export class Agent {
         status: new StatusModel({ clock: this.clock }),
         messages: this.messages,
         state: this.state,
-        memory: outbox,
+        outbox,
         log: this.log,
         clock: this.clock,
       });

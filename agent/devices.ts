@@ -2,6 +2,14 @@
  * Keeps the configured devices polled: one scheduler job per device, one
  * driver instance per kind. A poll's outcome goes through the status model,
  * and becomes telemetry, plus a status change when there is one.
+ *
+ * Poll outcomes (and identity refreshes) are stored together with the others
+ * that complete in the same event-loop turn: one outbox batch and one state
+ * batch, two syncs, at the end of the turn. One sync per status change,
+ * identity change and memory entry instead held the event loop for seconds
+ * when hundreds of devices changed at once (the first polls after a start,
+ * a switch going down), and with it every DC-09 panel waiting for its ACK.
+ * A listening driver's report() is not batched: it is durable on return.
  */
 import type { Logger } from "pino";
 import type { Config, DeviceConfig } from "../config/schema.js";
@@ -37,6 +45,13 @@ export interface ApplyResult {
   changed: string[];
 }
 
+/** Results stored per batch at most; more wait for the next turn, so that sockets are read in between. */
+const RECORD_BATCH = 64;
+
+/** Schedules an action for once the batch that holds it is stored. */
+type AfterCommit = (action: () => void) => void;
+const atOnce: AfterCommit = (action) => action();
+
 export class DeviceManager {
   private readonly factories: Map<string, DriverFactory>;
   private readonly drivers = new Map<string, Driver<unknown>>();
@@ -45,6 +60,9 @@ export class DeviceManager {
   private readonly refs = new Map<string, DeviceRef<unknown>>();
   /** Each device's driver memory (Reading.memory), as last stored, and its JSON. */
   private readonly driverMemory = new Map<string, { value: unknown; json: string }>();
+  /** Results waiting for the end of the turn, to be stored in one batch. */
+  private readonly pending: { record: (after: AfterCommit) => void; done: () => void }[] = [];
+  private drainScheduled = false;
 
   constructor(
     private readonly deps: {
@@ -53,8 +71,8 @@ export class DeviceManager {
       status: StatusModel;
       messages: Messages;
       state: StateStore;
-      /** Where driver memory is read back from (it is written with its events, by Messages). */
-      memory: Pick<Outbox, "readMemory">;
+      /** Where driver memory is read back from (it is written with its events, by Messages), and what batches the writes. */
+      outbox: Pick<Outbox, "readMemory" | "batch">;
       log: Logger;
       clock: Clock;
     },
@@ -138,7 +156,8 @@ export class DeviceManager {
             identify.call(this.driverFor(d.kind), ref, { signal: combined, log: this.deps.log.child({ device: d.id }) }),
             combined,
           );
-          this.onIdentity(deviceInfo(d), identity);
+          const info = deviceInfo(d);
+          await this.recordSoon(() => this.onIdentity(info, identity));
         } catch (err) {
           this.deps.log.debug({ device: d.id, err }, "identity not read; the next inventory run tries again");
         }
@@ -167,7 +186,7 @@ export class DeviceManager {
     const memory = this.deps.state.get(id);
     if (memory.status) this.deps.status.restore({ [id]: memory.status });
     if (memory.identity) this.identities.set(id, memory.identity);
-    const json = this.deps.memory.readMemory(memoryKey(id));
+    const json = this.deps.outbox.readMemory(memoryKey(id));
     if (json === undefined) return;
     try {
       this.driverMemory.set(id, { value: JSON.parse(json) as unknown, json });
@@ -180,9 +199,10 @@ export class DeviceManager {
   /**
    * Publish what the driver found (a poll's Reading, or a listening driver's
    * report) and keep its memory, in one durable step; nothing when there is
-   * nothing new. Throws when it could not be stored.
+   * nothing new. Throws when it could not be stored. Inside a batch, the
+   * driver's memory moves on through `after`, once the batch is stored.
    */
-  private onDriverOutput(info: DeviceInfo, out: DriverReport, log: Logger): void {
+  private onDriverOutput(info: DeviceInfo, out: DriverReport, log: Logger, after: AfterCommit = atOnce): void {
     const alarms = out.alarms ?? [];
     const events = out.events ?? [];
     let memory: { key: string; value: string } | undefined;
@@ -194,9 +214,57 @@ export class DeviceManager {
     if (alarms.length === 0 && events.length === 0 && memory === undefined) return;
     const before = this.driverMemory.get(info.id);
     this.deps.messages.deviceOutput(info, { alarms, events }, memory ?? { key: memoryKey(info.id), value: before?.json ?? null });
-    if (json !== undefined) this.driverMemory.set(info.id, { value: out.memory, json });
-    for (const a of alarms) log.warn({ alarm: a.type, phase: a.phase, test: a.test, alarm_id: a.id, zone: a.zone?.id }, a.text);
-    for (const e of events) log.info({ event: e.type, ...e.details }, e.text);
+    after(() => {
+      if (json !== undefined) this.driverMemory.set(info.id, { value: out.memory, json });
+      for (const a of alarms) log.warn({ alarm: a.type, phase: a.phase, test: a.test, alarm_id: a.id, zone: a.zone?.id }, a.text);
+      for (const e of events) log.info({ event: e.type, ...e.details }, e.text);
+    });
+  }
+
+  /** Store `record`'s messages and state with the other results of this event-loop turn; resolves once they are stored (or failed to be). */
+  private recordSoon(record: (after: AfterCommit) => void): Promise<void> {
+    return new Promise((done) => {
+      this.pending.push({ record, done });
+      if (!this.drainScheduled) {
+        this.drainScheduled = true;
+        setImmediate(() => this.drain());
+      }
+    });
+  }
+
+  /**
+   * One outbox batch inside one state batch: the state is written after the
+   * events that announce it. When the batch cannot be stored, nothing of it
+   * is, and no driver memory moves on: the next polls find the changes again.
+   */
+  private drain(): void {
+    this.drainScheduled = false;
+    const batch = this.pending.splice(0, RECORD_BATCH);
+    if (this.pending.length > 0) {
+      this.drainScheduled = true;
+      setImmediate(() => this.drain());
+    }
+    if (batch.length === 0) return;
+    const actions: (() => void)[] = [];
+    const after: AfterCommit = (action) => actions.push(action);
+    try {
+      this.deps.state.batch(() =>
+        this.deps.outbox.batch(() => {
+          for (const { record } of batch) {
+            try {
+              record(after);
+            } catch (err) {
+              this.deps.log.error({ err }, "could not record a poll result");
+            }
+          }
+        }),
+      );
+      for (const action of actions) action();
+    } catch (err) {
+      this.deps.log.error({ err, results: batch.length }, "could not store poll results; the next polls report their changes again");
+    } finally {
+      for (const { done } of batch) done();
+    }
   }
 
   /** DriverDeps.report: a listening driver's report, for one of the configured devices of its kind. */
@@ -238,6 +306,8 @@ export class DeviceManager {
   }
 
   async close(): Promise<void> {
+    // Results still waiting for the end of the turn are stored before the outbox closes.
+    while (this.pending.length > 0) this.drain();
     for (const [kind, driver] of this.drivers) {
       try {
         await driver.close?.();
@@ -296,21 +366,25 @@ export class DeviceManager {
           failure = err;
         }
         if (cancelled(signal)) return "failed";
-        try {
-          const r = reading
-            ? status.onReading(device.id, reading, poll.offline_after_failures)
-            : status.onFailure(device.id, failure, poll.offline_after_failures);
-          messages.telemetry(info, r.status, reading);
-          if (r.change) {
-            messages.statusChange(info, r.change);
-            state.setStatus(device.id, r.status);
-            if (!reading) log.warn({ state: r.status.state, reason: r.status.reason }, r.status.reasonText);
+        await this.recordSoon((after) => {
+          // Removed, or the agent stopping, while it waited for the end of the turn.
+          if (cancelled(signal)) return;
+          try {
+            const r = reading
+              ? status.onReading(device.id, reading, poll.offline_after_failures)
+              : status.onFailure(device.id, failure, poll.offline_after_failures);
+            messages.telemetry(info, r.status, reading);
+            if (r.change) {
+              messages.statusChange(info, r.change);
+              state.setStatus(device.id, r.status);
+              if (!reading) log.warn({ state: r.status.state, reason: r.status.reason }, r.status.reasonText);
+            }
+            if (reading?.identity) this.onIdentity(info, reading.identity);
+            if (reading) this.onDriverOutput(info, reading, log, after);
+          } catch (err) {
+            log.error({ err }, "could not record a poll result");
           }
-          if (reading?.identity) this.onIdentity(info, reading.identity);
-          if (reading) this.onDriverOutput(info, reading, log);
-        } catch (err) {
-          log.error({ err }, "could not record a poll result");
-        }
+        });
         return reading ? "ok" : "failed";
       },
     };

@@ -4,6 +4,7 @@
  * change that did not happen) and last identity (so a firmware update made
  * while the agent was down is still an event). Kept in the outbox's SQLite
  * file, in its own table, on a second connection: written only on change.
+ * Inside batch(), writes wait for its end and go in one transaction (one sync).
  */
 import Database from "better-sqlite3";
 import type { Identity } from "../drivers/contract.js";
@@ -20,6 +21,8 @@ export class StateStore {
   private readonly putStatus: Database.Statement<[string, string]>;
   private readonly putIdentity: Database.Statement<[string, string]>;
   private readonly deleteStmt: Database.Statement<[string]>;
+  /** Inside batch(): the writes it asked for, in order. */
+  private pending: (() => void)[] | null = null;
 
   private constructor(path: string) {
     this.db = new Database(path, { timeout: 5000 });
@@ -50,15 +53,48 @@ export class StateStore {
   }
 
   setStatus(device: string, status: DeviceStatus): void {
-    this.putStatus.run(device, JSON.stringify(status));
+    const json = JSON.stringify(status);
+    this.write(() => this.putStatus.run(device, json));
   }
 
   setIdentity(device: string, identity: Identity): void {
-    this.putIdentity.run(device, JSON.stringify(identity));
+    const json = JSON.stringify(identity);
+    this.write(() => this.putIdentity.run(device, json));
   }
 
   forget(device: string): void {
-    this.deleteStmt.run(device);
+    this.write(() => this.deleteStmt.run(device));
+  }
+
+  /**
+   * Run `fn`, then make the writes it asked for in one transaction, after it
+   * returned: wrapped around an outbox batch, the state follows the events
+   * that announce it (a crash in between repeats an event, never loses one).
+   * When `fn` throws, none of them is written (state saved without its
+   * events would hide them after a restart). get() does not see them before.
+   * A batch inside a batch joins it.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.pending !== null) return fn();
+    const ops: (() => void)[] = [];
+    this.pending = ops;
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.pending = null;
+    }
+    if (ops.length > 0) {
+      this.db.transaction(() => {
+        for (const op of ops) op();
+      })();
+    }
+    return result;
+  }
+
+  private write(op: () => void): void {
+    if (this.pending !== null) this.pending.push(op);
+    else op();
   }
 
   close(): void {

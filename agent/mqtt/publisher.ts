@@ -120,7 +120,12 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
   }
 
   start(): void {
-    this.unsubscribeOutbox = this.deps.outbox.onEnqueue(() => this.schedulePump());
+    this.unsubscribeOutbox = this.deps.outbox.onEnqueue((klass) => {
+      // An alarm goes out in the same turn it was stored in (a DC-09 frame's, before its ACK), not after
+      // whatever else this turn still has to run (other sockets' callbacks, a batch of poll results).
+      if (klass === "alarm") this.pumpAlarms();
+      this.schedulePump();
+    });
     this.connect();
   }
 
@@ -310,6 +315,16 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
       this.pumpScheduled = false;
       this.pump();
     });
+  }
+
+  /** Alarms only, into their reserved slots, now: called from the outbox listener, in the storing call's stack. */
+  private pumpAlarms(): void {
+    const client = this.client;
+    if (!client || !this.connected || this.stopping) return;
+    const max = this.deps.options.maxInFlight;
+    if (this.inFlight.size >= max + ALARM_RESERVE) return;
+    const gen = this.generation;
+    for (const m of this.deps.outbox.take(max + ALARM_RESERVE - this.inFlight.size, this.blockedStreamSet(), ["alarm"])) this.send(gen, client, m);
   }
 
   private pump(): void {

@@ -32,6 +32,8 @@ export class MemoryOutbox implements Outbox {
   private nextId = 1;
   private bytes = 0;
   private closed = false;
+  /** Inside batch(): the classes of the messages stored, for the listeners once it ends. */
+  private batched: MessageClass[] | null = null;
 
   constructor(private readonly opts: MemoryOutboxOptions) {
     this.listeners = new EnqueueListeners(opts.log);
@@ -47,7 +49,8 @@ export class MemoryOutbox implements Outbox {
     this.queues[message.klass].set(stored.id, { message: stored, bytes });
     this.bytes += bytes;
     this.enforceCap();
-    this.listeners.emit(message.klass);
+    if (this.batched !== null) this.batched.push(message.klass);
+    else this.listeners.emit(message.klass);
     return { seq };
   }
 
@@ -58,6 +61,20 @@ export class MemoryOutbox implements Outbox {
     if (memory.value === null) this.memory.delete(memory.key);
     else this.memory.set(memory.key, memory.value);
     return { seqs };
+  }
+
+  /** Nothing to make durable: what fn enqueues is stored as it goes; listeners hear of it at the end, as from SqliteOutbox. */
+  batch<T>(fn: () => T): T {
+    this.assertOpen();
+    if (this.batched !== null) return fn();
+    const batched: MessageClass[] = [];
+    this.batched = batched;
+    try {
+      return fn();
+    } finally {
+      this.batched = null;
+      for (const klass of batched) this.listeners.emit(klass);
+    }
   }
 
   readMemory(key: string): string | undefined {

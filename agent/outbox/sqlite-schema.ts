@@ -123,6 +123,9 @@ export function prepareStatements(db: Database) {
     victims: db.prepare<[number, number, number], { id: number; bytes: number }>(
       "SELECT id, bytes FROM messages WHERE klass = ? AND id >= ? ORDER BY id LIMIT ?",
     ),
+    // ack()'s deletes need no sync of their own (sqlite.ts); PRAGMA synchronous cannot change inside a transaction.
+    syncNormal: db.prepare("PRAGMA synchronous = NORMAL"),
+    syncFull: db.prepare("PRAGMA synchronous = FULL"),
     getMemory: db.prepare<[string], { value: string }>("SELECT value FROM memory WHERE key = ?"),
     setMemory: db.prepare<[string, string]>("INSERT INTO memory (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     deleteMemory: db.prepare<[string]>("DELETE FROM memory WHERE key = ?"),

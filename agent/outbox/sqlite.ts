@@ -11,9 +11,18 @@
  * - take() commits the buffer before it hands out telemetry: nothing reaches
  *   the publisher before it is durable, so a message in flight survives
  *   kill -9 and is sent again, and a published sequence number is never used
- *   twice. A crash loses only telemetry that was never handed out; its numbers
+ *   twice. While older, committed telemetry (a backlog) can fill the request,
+ *   the buffer waits for its own flush: no sync per take during a drain.
+ * - ack() deletes without a sync of its own (synchronous=NORMAL for that
+ *   transaction): losing a delete to a power cut only re-sends the message. A crash loses only telemetry that was never handed out; its numbers
  *   are used again, so a consumer sees no gap for it.
  * - Size-cap drops of committed telemetry are deleted by the next commit.
+ * - batch(): everything enqueued inside it, alarms, events, memory entries and
+ *   telemetry alike, in one synced transaction when it returns (telemetry
+ *   alone is buffered as usual). A sync holds the event loop (better-sqlite3
+ *   is synchronous): a burst of per-message syncs (500 door controllers' first
+ *   polls, a status change, an identity and a memory entry each) held a DC-09
+ *   panel's ACK for as many syncs.
  *
  * One process per file: ids are assigned in memory (see sqlite-schema.ts).
  */
@@ -50,6 +59,19 @@ const VICTIM_PAGE = 256;
 interface Buffered {
   message: StoredMessage;
   bytes: number;
+}
+
+interface MemoryWrite {
+  key: string;
+  value: string | null;
+}
+
+/** What a batch() enqueued so far: numbered, not stored, not counted. */
+interface Batch {
+  entries: Buffered[];
+  /** Each stream's last number within the batch. */
+  seqs: Map<string, number>;
+  memory: MemoryWrite[];
 }
 
 export class SqliteOutbox implements Outbox {
@@ -101,6 +123,7 @@ export class SqliteOutbox implements Outbox {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private flushFailing = false;
   private closed = false;
+  private batching: Batch | null = null;
 
   private constructor(
     private readonly db: Database,
@@ -120,6 +143,7 @@ export class SqliteOutbox implements Outbox {
   enqueue(message: NewMessage): { seq: number } {
     this.assertOpen();
     checkMessage(message);
+    if (this.batching !== null) return { seq: (this.addToBatch(this.batching, [message])[0] as Buffered).message.seq };
     const [entry] = this.prepare([message]) as [Buffered];
     const { klass, stream } = entry.message;
     if (klass === "telemetry") {
@@ -135,12 +159,17 @@ export class SqliteOutbox implements Outbox {
     return { seq: entry.message.seq };
   }
 
-  enqueueWithMemory(messages: readonly NewMessage[], memory: { key: string; value: string | null }): { seqs: number[] } {
+  enqueueWithMemory(messages: readonly NewMessage[], memory: MemoryWrite): { seqs: number[] } {
     this.assertOpen();
     for (const m of messages) checkMessage(m);
+    if (this.batching !== null) {
+      const added = this.addToBatch(this.batching, messages);
+      this.batching.memory.push(memory);
+      return { seqs: added.map((e) => e.message.seq) };
+    }
     const entries = this.prepare(messages);
     try {
-      this.commit(entries, memory);
+      this.commit(entries, [memory]);
     } catch (err) {
       throw new Error(`outbox: could not store ${entries.length} messages with memory ${memory.key}`, { cause: err });
     }
@@ -148,19 +177,73 @@ export class SqliteOutbox implements Outbox {
     return { seqs: entries.map((e) => e.message.seq) };
   }
 
+  batch<T>(fn: () => T): T {
+    this.assertOpen();
+    if (this.batching !== null) return fn();
+    const batch: Batch = { entries: [], seqs: new Map(), memory: [] };
+    this.batching = batch;
+    let result: T;
+    try {
+      result = fn();
+    } catch (err) {
+      this.batching = null;
+      // What fn enqueued before it threw was handed sequence numbers: store it.
+      try {
+        this.commitBatch(batch);
+      } catch (commitErr) {
+        this.opts.log.error({ err: commitErr }, "outbox: a batch whose work threw could not be stored either");
+      }
+      throw err;
+    }
+    this.batching = null;
+    this.commitBatch(batch);
+    return result;
+  }
+
   readMemory(key: string): string | undefined {
     this.assertOpen();
+    const batched = this.batching?.memory.findLast((m) => m.key === key);
+    if (batched !== undefined) return batched.value ?? undefined;
     return this.st.getMemory.get(key)?.value;
   }
 
-  /** Number and render messages, without storing them or moving any counter: a failed commit leaves no trace. */
-  private prepare(messages: readonly NewMessage[]): Buffered[] {
+  /**
+   * Number and render messages, without storing them or moving any counter: a failed commit leaves no trace.
+   * Inside a batch, numbers and ids follow what the batch already holds.
+   */
+  private prepare(messages: readonly NewMessage[], batch?: Batch): Buffered[] {
     const next = new Map<string, number>();
+    const firstId = this.nextId + (batch?.entries.length ?? 0);
     return messages.map((message, i) => {
-      const seq = (next.get(message.stream) ?? this.seqs.get(message.stream) ?? 0) + 1;
+      const seq = (next.get(message.stream) ?? batch?.seqs.get(message.stream) ?? this.seqs.get(message.stream) ?? 0) + 1;
       next.set(message.stream, seq);
-      return storedMessage(message, this.nextId + i, seq, this.opts.clock.now());
+      return storedMessage(message, firstId + i, seq, this.opts.clock.now());
     });
+  }
+
+  private addToBatch(batch: Batch, messages: readonly NewMessage[]): Buffered[] {
+    const entries = this.prepare(messages, batch);
+    for (const e of entries) {
+      batch.seqs.set(e.message.stream, e.message.seq);
+      batch.entries.push(e);
+    }
+    return entries;
+  }
+
+  private commitBatch(batch: Batch): void {
+    this.assertOpen();
+    if (batch.memory.length === 0 && batch.entries.every((e) => e.message.klass === "telemetry")) {
+      // Nothing that must be durable now: buffered as if enqueued one by one.
+      for (const e of batch.entries) this.buffer.set(e.message.id, e);
+      if (batch.entries.length > 0) this.accept(batch.entries, true);
+      return;
+    }
+    try {
+      this.commit(batch.entries, batch.memory);
+    } catch (err) {
+      throw new Error(`outbox: could not store a batch of ${batch.entries.length} messages and ${batch.memory.length} memory entries`, { cause: err });
+    }
+    this.accept(batch.entries, false);
   }
 
   /** The messages are stored (committed, or buffered when `buffered`): count them and tell the listeners. */
@@ -190,8 +273,9 @@ export class SqliteOutbox implements Outbox {
     for (const klass of MESSAGE_CLASSES) {
       if (!classes.includes(klass)) continue;
       if (out.length >= limit) break;
-      // Only durable messages go out; a failed flush leaves the buffer for later.
-      if (klass === "telemetry" && this.buffer.size > 0) this.flushLogged();
+      // Only durable messages go out; a failed flush leaves the buffer for later. The buffer holds the newest
+      // telemetry: while committed telemetry (a backlog) can fill the request, it waits for its own flush.
+      if (klass === "telemetry" && this.buffer.size > 0 && !this.committedTelemetryFor(limit - out.length, skip)) this.flushLogged();
       this.takeClass(klass, limit, skip, out);
     }
     return out;
@@ -204,12 +288,19 @@ export class SqliteOutbox implements Outbox {
     if (committed.length === 0) return;
     const deleted: { klass: number; bytes: number }[] = [];
     try {
-      this.db.transaction(() => {
-        for (const id of committed) {
-          const row = this.st.deleteReturning.get(id);
-          if (row !== undefined) deleted.push(row);
-        }
-      })();
+      // No sync of its own: a delete lost in a power cut (never in a kill -9) only sends its messages again,
+      // with their numbers, and the next synced commit (WAL frames are synced in order) makes it durable.
+      this.st.syncNormal.run();
+      try {
+        this.db.transaction(() => {
+          for (const id of committed) {
+            const row = this.st.deleteReturning.get(id);
+            if (row !== undefined) deleted.push(row);
+          }
+        })();
+      } finally {
+        this.st.syncFull.run();
+      }
     } catch (err) {
       throw new Error(`outbox: could not delete ${committed.length} acked messages`, { cause: err });
     }
@@ -367,18 +458,19 @@ export class SqliteOutbox implements Outbox {
   }
 
   /**
-   * One synced transaction: the buffer, `extra` (an alarm or event), each
-   * moved stream's last number, and the cap's pending deletions and counts.
-   * Memory follows only once it committed.
+   * One synced transaction: the buffer, `extras` (an alarm or event, or a
+   * batch), each moved stream's last number, the memory writes (in order),
+   * and the cap's pending deletions and counts. Memory follows only once it
+   * committed.
    */
-  private commit(extras: readonly Buffered[] = [], memory?: { key: string; value: string | null }): void {
+  private commit(extras: readonly Buffered[] = [], memory: readonly MemoryWrite[] = []): void {
     const rows = [...this.buffer.values(), ...extras];
     const seqs: [string, number][] = [...this.dirty].map((stream) => [stream, this.seqs.get(stream) ?? 0]);
     // `extras` are not in this.seqs yet: their numbers count only if this commits (in order, so the last wins).
     for (const { message } of extras) seqs.push([message.stream, message.seq]);
     const drops = [...this.pendingDrops];
     const dropped = this.pendingDropped;
-    if (rows.length === 0 && seqs.length === 0 && drops.length === 0 && dropped === 0 && memory === undefined) return;
+    if (rows.length === 0 && seqs.length === 0 && drops.length === 0 && dropped === 0 && memory.length === 0) return;
     this.db.transaction(() => {
       for (const { message: m, bytes } of rows) {
         this.st.insert.run(m.id, CLASS_CODE[m.klass], m.stream, m.seq, m.topic, m.payload, m.retain ? 1 : 0, m.createdAt, bytes);
@@ -386,9 +478,9 @@ export class SqliteOutbox implements Outbox {
       for (const [stream, seq] of seqs) this.st.setSeq.run(stream, seq);
       for (const id of drops) this.st.deleteId.run(id);
       if (dropped > 0) this.st.addCounter.run("dropped.telemetry", dropped);
-      if (memory !== undefined) {
-        if (memory.value === null) this.st.deleteMemory.run(memory.key);
-        else this.st.setMemory.run(memory.key, memory.value);
+      for (const { key, value } of memory) {
+        if (value === null) this.st.deleteMemory.run(key);
+        else this.st.setMemory.run(key, value);
       }
     })();
     this.buffer.clear();
@@ -433,6 +525,11 @@ export class SqliteOutbox implements Outbox {
     if (this.timer === null) return;
     clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  /** Whether committed telemetry not in flight can fill `want` (with no stream skipped: skipping may leave less). */
+  private committedTelemetryFor(want: number, skip: ReadonlySet<string> | undefined): boolean {
+    return skip === undefined && this.committedDepth("telemetry") - this.inFlightCount.telemetry >= want;
   }
 
   private committedDepth(klass: MessageClass): number {

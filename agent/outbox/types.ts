@@ -66,6 +66,21 @@ export interface Outbox {
    * telemetry included, is committed before this returns.
    */
   enqueueWithMemory(messages: readonly NewMessage[], memory: { key: string; value: string | null }): { seqs: number[] };
+  /**
+   * Run `fn` and store everything it enqueues (enqueue, enqueueWithMemory,
+   * telemetry included) in one durable step when it returns: one synced
+   * transaction for the lot, instead of one per alarm, event or memory entry
+   * (when it enqueued telemetry alone, that is buffered as usual).
+   * For work that produces many of them at once (the results of the polls
+   * that completed in one event-loop turn): per-message syncs would hold
+   * the event loop, and with it a DC-09 panel waiting for its ACK, for as
+   * many syncs. Inside `fn`, enqueue calls return their sequence numbers at
+   * once but store nothing yet, and listeners hear of the messages after the
+   * commit. If the commit fails, nothing `fn` enqueued is stored (no number
+   * is used up) and batch() throws; if `fn` throws, what it enqueued before
+   * is stored and the error is rethrown. A batch inside a batch joins it.
+   */
+  batch<T>(fn: () => T): T;
   /** The memory entry last set by enqueueWithMemory, if any; survives restarts. */
   readMemory(key: string): string | undefined;
   /** Commit buffered telemetry now. */

@@ -339,6 +339,51 @@ function outboxContract(name: string, factory: Factory): void {
       expect(seen).toEqual(["event", "alarm"]);
     });
 
+    it("numbers what a batch enqueues as if enqueued one by one, and hands it out in priority order once the batch ends", () => {
+      const { outbox } = setup();
+      outbox.enqueue(msg("d", "telemetry", "t0"));
+      const seqs = outbox.batch(() => [
+        outbox.enqueue(msg("d", "telemetry", "t1")).seq,
+        outbox.enqueue(msg("d", "event", "e1")).seq,
+        ...outbox.enqueueWithMemory([msg("d", "event", "e2"), msg("p", "alarm", "a1")], { key: "k", value: "v" }).seqs,
+        outbox.enqueue(msg("d", "telemetry", "t2")).seq,
+      ]);
+      expect(seqs).toEqual([2, 3, 4, 1, 5]);
+      expect(outbox.readMemory("k")).toBe("v");
+      expect(tags(outbox.take(10))).toEqual(["a1", "e1", "e2", "t0", "t1", "t2"]);
+      expect(outbox.enqueue(msg("d", "event", "e3")).seq).toBe(6);
+      expect(outbox.stats().depth).toEqual({ alarm: 1, event: 3, telemetry: 3 });
+    });
+
+    it("tells onEnqueue listeners about a batch's messages once it ends, and lets readMemory see its memory entries", () => {
+      const { outbox } = setup();
+      const seen: MessageClass[] = [];
+      outbox.onEnqueue((k) => seen.push(k));
+      outbox.enqueueWithMemory([], { key: "k", value: "before" });
+      outbox.batch(() => {
+        outbox.enqueue(msg("d", "event", "e1"));
+        outbox.enqueueWithMemory([msg("d", "alarm", "a1")], { key: "k", value: "inside" });
+        expect(outbox.readMemory("k")).toBe("inside");
+        // A batch inside a batch joins it.
+        outbox.batch(() => outbox.enqueue(msg("d", "telemetry", "t1")));
+        expect(seen).toEqual([]);
+      });
+      expect(seen).toEqual(["event", "alarm", "telemetry"]);
+      expect(outbox.readMemory("k")).toBe("inside");
+    });
+
+    it("stores what a batch enqueued before its work threw, and rethrows", () => {
+      const { outbox } = setup();
+      expect(() =>
+        outbox.batch(() => {
+          outbox.enqueue(msg("d", "event", "e1"));
+          throw new Error("boom");
+        }),
+      ).toThrow("boom");
+      expect(tags(outbox.take(10))).toEqual(["e1"]);
+      expect(outbox.enqueue(msg("d", "event", "e2")).seq).toBe(2);
+    });
+
     it("closes idempotently, and then refuses every call with a clear error", () => {
       const { outbox } = setup();
       outbox.enqueue(msg("s", "event", "x"));
@@ -350,6 +395,7 @@ function outboxContract(name: string, factory: Factory): void {
       expect(() => outbox.flush()).toThrow("outbox is closed");
       expect(() => outbox.readMemory("k")).toThrow("outbox is closed");
       expect(() => outbox.enqueueWithMemory([], { key: "k", value: "v" })).toThrow("outbox is closed");
+      expect(() => outbox.batch(() => 1)).toThrow("outbox is closed");
     });
   });
 }

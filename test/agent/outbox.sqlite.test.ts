@@ -135,6 +135,21 @@ describe("SqliteOutbox durability", () => {
     expect(tags(reader.peek(10))).toEqual(["t1", "t2"]);
   });
 
+  it("hands out older, committed telemetry without committing the buffer while that is enough, as in a backlog's drain", () => {
+    const path = tempPath();
+    const writer = open(path);
+    const reader = open(path);
+    writer.enqueue(msg("s", "telemetry", "t1"));
+    writer.enqueue(msg("s", "telemetry", "t2"));
+    writer.flush();
+    writer.enqueue(msg("s", "telemetry", "t3"));
+    expect(tags(writer.take(2))).toEqual(["t1", "t2"]);
+    expect(tags(reader.peek(10))).toEqual(["t1", "t2"]);
+    // No committed telemetry left to hand out: the buffer is committed first.
+    expect(tags(writer.take(2))).toEqual(["t3"]);
+    expect(tags(reader.peek(10))).toEqual(["t1", "t2", "t3"]);
+  });
+
   it("commits buffered telemetry along with the next alarm or event", () => {
     const path = tempPath();
     const writer = open(path);
@@ -169,6 +184,53 @@ describe("SqliteOutbox durability", () => {
     expect(outbox.enqueue(msg("d", "event", "b")).seq).toBe(1);
     outbox.close();
     expect(open(path).peek(10).map((m) => m.payload)).toEqual(["b"]);
+  });
+
+  it("stores everything a batch enqueued, telemetry included, in one commit when it returns", () => {
+    const path = tempPath();
+    const writer = open(path);
+    const reader = open(path);
+    writer.enqueue(msg("s", "telemetry", "t0"));
+    writer.batch(() => {
+      writer.enqueue(msg("s", "event", "e1"));
+      writer.enqueue(msg("s", "telemetry", "t1"));
+      writer.enqueueWithMemory([msg("p", "alarm", "a1")], { key: "k", value: "v" });
+      expect(reader.peek(10)).toEqual([]);
+      expect(reader.readMemory("k")).toBeUndefined();
+    });
+    expect(tags(reader.peek(10))).toEqual(["a1", "e1", "t0", "t1"]);
+    expect(reader.readMemory("k")).toBe("v");
+    expect(open(path).enqueue(msg("s", "event", "next")).seq).toBe(4);
+  });
+
+  it("leaves the telemetry of a batch that enqueued nothing else buffered, like any telemetry", () => {
+    const path = tempPath();
+    const writer = open(path);
+    const reader = open(path);
+    writer.batch(() => writer.enqueue(msg("s", "telemetry", "t1")));
+    expect(reader.peek(10)).toEqual([]);
+    writer.flush();
+    expect(tags(reader.peek(10))).toEqual(["t1"]);
+  });
+
+  it("stores nothing of a batch, neither messages nor memory nor sequence numbers, when its commit fails", () => {
+    const path = tempPath();
+    const outbox = open(path);
+    outbox.enqueueWithMemory([], { key: "k", value: "before" });
+    const seen: MessageClass[] = [];
+    outbox.onEnqueue((k) => seen.push(k));
+    expect(() =>
+      outbox.batch(() => {
+        outbox.enqueue(msg("d", "event", "a"));
+        // A value SQLite refuses (NOT NULL) makes the transaction fail after the messages were inserted.
+        outbox.enqueueWithMemory([msg("d", "alarm", "b")], { key: "k", value: undefined as unknown as string });
+      }),
+    ).toThrow(/could not store a batch/);
+    expect(seen).toEqual([]);
+    expect(outbox.readMemory("k")).toBe("before");
+    expect(outbox.stats().depth).toEqual({ alarm: 0, event: 0, telemetry: 0 });
+    expect(outbox.enqueue(msg("d", "event", "c")).seq).toBe(1);
+    expect(tags(open(path).peek(10))).toEqual(["c"]);
   });
 
   it("commits buffered telemetry on close", () => {

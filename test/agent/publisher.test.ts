@@ -142,6 +142,23 @@ describe("Publisher", () => {
     await expectEventually(() => expect(outbox.stats().depth.telemetry).toBe(0));
   });
 
+  it("publishes an alarm before the call that stored it returns, and anything else on the next turn", async () => {
+    const b = await startHeldAcksBroker(() => true);
+    cleanups.push(() => b.close());
+    const outbox = makeOutbox();
+    const p = publisher(outbox, options(b.url, { publishTimeoutMs: 30_000 }));
+    p.start();
+    await expectEventually(() => expect(p.state().connected).toBe(true));
+    enqueue(outbox, "cam-1", "telemetry", 1);
+    enqueue(outbox, "panic-rx-1", "alarm", 1);
+    // Handed to the connection already: not waiting for other callbacks of this turn.
+    expect(p.state().inFlight).toBe(1);
+    await expectEventually(() => expect(p.state().inFlight).toBe(2));
+    await expectEventually(() => expect(b.received.map((m) => m.topic.split("/").pop())).toEqual(["status", "alarm", "telemetry"]));
+    b.releaseAll();
+    await expectEventually(() => expect(outbox.stats().depth).toEqual({ alarm: 0, event: 0, telemetry: 0 }));
+  });
+
   it("keeps messages while the broker is down and delivers all of them, in order, once it is back", async () => {
     const first = await startEmbeddedBroker({ host: "127.0.0.1", port: 0, log });
     const port = first.port;
