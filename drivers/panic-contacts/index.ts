@@ -86,7 +86,7 @@ export const panicContactsDriver = defineDriver({
         report(device.id, { alarms: [alarm] });
         return {
           alarmId: alarm.id,
-          via: `simulated activation of input ${input} (zone ${alarm.zone?.id ?? input}), after reading the I/O module`,
+          via: `simulated activation of input ${input} (zone ${alarm.zone?.id ?? input}${alarm.zone?.name !== undefined ? `, ${alarm.zone.name}` : ""}), after reading the I/O module`,
           steps: [
             { step: "read inputs", ms: readMs, detail: `${input} is ${r.points[input]?.value === true ? "closed" : "open"}` },
             { step: "store", ms: Math.round((clock.monotonic() - stored) * 10) / 10, detail: "committed to the outbox (fsync)" },

@@ -92,7 +92,7 @@ describe("campus-agent test-alarm", () => {
     const contacts = await cli(["test-alarm", "panic-rx-gym", "--config", file, "--json"]);
     expect(contacts.code).toBe(0);
     const outcome = JSON.parse(contacts.stdout) as { ok: boolean; alarm_id: string; latency_ms: number; steps: { step: string }[] };
-    expect(outcome).toMatchObject({ ok: true, kind: "panic-contacts", via: "simulated activation of input input_1 (zone 7), after reading the I/O module" });
+    expect(outcome).toMatchObject({ ok: true, kind: "panic-contacts", via: "simulated activation of input input_1 (zone 7, Gym pendant), after reading the I/O module" });
     expect(outcome.latency_ms).toBeGreaterThan(0);
     expect(outcome.steps.map((s) => s.step.trim())).toEqual(["subscribe", "read inputs", "store", "stored", "received"]);
 
