@@ -89,6 +89,10 @@ const REASONS: Record<number, string> = {
  */
 export const ALARM_RESERVE = 16;
 
+/** After an alarm, for this long, other messages share at most ALARM_BUSY_WINDOW in-flight slots. */
+export const ALARM_CALM_MS = 500;
+export const ALARM_BUSY_WINDOW = 8;
+
 const ACK_BATCH = 256;
 const ACK_DELAY_MS = 25;
 
@@ -110,6 +114,8 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
   private reconnectTimer: NodeJS.Timeout | null = null;
   private echoTimer: NodeJS.Timeout | null = null;
   private pumpScheduled = false;
+  /** Monotonic ms of the last alarm stored (-Infinity: none yet). */
+  private lastAlarmAt = Number.NEGATIVE_INFINITY;
   private ackTimer: NodeJS.Timeout | null = null;
   private unsubscribeOutbox: (() => void) | null = null;
   private lastConnectErrorLogged = "";
@@ -123,7 +129,10 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
     this.unsubscribeOutbox = this.deps.outbox.onEnqueue((klass) => {
       // An alarm goes out in the same turn it was stored in (a DC-09 frame's, before its ACK), not after
       // whatever else this turn still has to run (other sockets' callbacks, a batch of poll results).
-      if (klass === "alarm") this.pumpAlarms();
+      if (klass === "alarm") {
+        this.lastAlarmAt = this.deps.clock.monotonic();
+        this.pumpAlarms();
+      }
       this.schedulePump();
     });
     this.connect();
@@ -340,7 +349,10 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
     // Alarms first, into slots only they may use: a window full of telemetry
     // or of a backlog's events never holds an alarm back.
     const batch = this.deps.outbox.take(max + ALARM_RESERVE - this.inFlight.size, skip, ["alarm"]);
-    const room = max - this.inFlight.size - batch.length;
+    // While alarms are coming in, the rest goes out through a narrower window: a backlog drained at full
+    // speed keeps this thread (and a small gateway's CPU) busy, and the next alarm's frame waits behind it.
+    const window = this.deps.clock.monotonic() - this.lastAlarmAt < ALARM_CALM_MS ? Math.min(max, ALARM_BUSY_WINDOW) : max;
+    const room = window - this.inFlight.size - batch.length;
     if (room > 0) batch.push(...this.deps.outbox.take(room, skip));
     const gen = this.generation;
     for (const m of batch) this.send(gen, client, m);

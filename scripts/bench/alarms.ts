@@ -8,7 +8,16 @@
  * the contact closing (contacts) to its arrival. Prints median, p99 and max,
  * during the backlog drain and overall, and how many alarms were lost.
  *
- *   npm run build && node dist/scripts/bench/alarms.js [--dc09 9500] [--presses 500] [--doors 500] [--backlog 100000]
+ * Scenarios:
+ * - `outage` (default): the agent runs with the broker down (the backlog is
+ *   in its outbox, its devices polled for --warmup-s), then mosquitto comes
+ *   back: alarms start with the agent's reconnection, during the drain.
+ * - `cold-start`: the broker is up, and the agent starts with the backlog:
+ *   the drain overlaps the agent's start (500 devices' first connections
+ *   and polls), the worse case.
+ *
+ *   npm run build && node dist/scripts/bench/alarms.js [--scenario outage|cold-start] [--warmup-s 10]
+ *     [--dc09 9500] [--presses 500] [--doors 500] [--backlog 100000]
  *
  * Targets (issue 5): DC-09 p99 <= 50 ms; contacts p99 <= poll period + 50 ms;
  * zero alarms lost. Needs Debian's mosquitto.
@@ -54,12 +63,19 @@ async function main(): Promise<void> {
       presses: { type: "string", default: "500" },
       doors: { type: "string", default: "500" },
       backlog: { type: "string", default: "100000" },
+      scenario: { type: "string", default: "outage" },
+      "warmup-s": { type: "string", default: "10" },
     },
   });
+  const scenario = values.scenario;
+  if (scenario !== "outage" && scenario !== "cold-start") throw new Error(`--scenario outage or cold-start, not ${scenario}`);
   const dc09Count = Number(values.dc09);
   const presses = Number(values.presses);
   const dir = mkdtempSync(join(os.tmpdir(), "bench-alarms-"));
-  const broker = await startMosquitto(dir);
+  // In the outage scenario the broker comes up later, on the port the agent was given.
+  const brokerPort = await freePort();
+  const brokerUrl = `mqtt://127.0.0.1:${brokerPort}`;
+  let broker = scenario === "cold-start" ? await startMosquitto(dir, brokerPort) : undefined;
   const farm = await startDoorFarm(Number(values.doors));
   const io = await startModbusSim({ units: [1] });
   const contacts = new ContactModuleSim(io.bank(1));
@@ -75,7 +91,7 @@ async function main(): Promise<void> {
     stringify({
       campus: { id: "bench" },
       gateway: { id: "gw" },
-      broker: { url: broker.url },
+      broker: { url: brokerUrl, reconnect_min_ms: 200, reconnect_max_ms: 1000 },
       outbox: { path: outboxPath, max_size_mb: 1024 },
       polling: { interval_ms: 2000, timeout_ms: 1500, max_concurrency: 64 },
       heartbeat: { interval_s: 1 },
@@ -116,10 +132,18 @@ async function main(): Promise<void> {
   const DRAINED_BELOW = 2000;
   let backlogDepth = Number(values.backlog);
   let drainedAt: number | undefined;
-  const sub = await mqtt.connectAsync(broker.url);
-  sub.on("message", (topic, payload) => {
+  let agentOnline: (() => void) | undefined;
+  const online = new Promise<void>((resolve) => (agentOnline = resolve));
+  // Presses start once the agent has read the contact module: a press released before its first poll cannot be seen.
+  let receiverOnline: (() => void) | undefined;
+  const contactsRead = new Promise<void>((resolve) => (receiverOnline = resolve));
+  const onMessage = (topic: string, payload: Buffer) => {
     const at = epochNow();
     const p = JSON.parse(payload.toString()) as Record<string, unknown>;
+    if (topic.endsWith("/status")) {
+      if (p.state === "online") (topic.includes("/gateway/") ? agentOnline : receiverOnline)?.();
+      return;
+    }
     if (topic.endsWith("/heartbeat")) {
       backlogDepth = (p.outbox as { depth: { telemetry: number } }).depth.telemetry;
       if (backlogDepth < DRAINED_BELOW) drainedAt ??= Date.now();
@@ -133,8 +157,17 @@ async function main(): Promise<void> {
       contactWaiters.get(zone)?.(at);
       contactWaiters.delete(zone);
     }
-  });
-  await sub.subscribeAsync(["campus/bench/device/+/alarm", "campus/bench/gateway/gw/heartbeat"], { qos: 1 });
+  };
+  const subscribe = async () => {
+    const client = await mqtt.connectAsync(brokerUrl);
+    client.on("message", onMessage);
+    await client.subscribeAsync(
+      ["campus/bench/device/+/alarm", "campus/bench/gateway/gw/heartbeat", "campus/bench/gateway/gw/status", "campus/bench/device/panic-contacts/status"],
+      { qos: 1 },
+    );
+    return client;
+  };
+  let sub = broker === undefined ? undefined : await subscribe();
 
   const agent = spawn(process.execPath, [CLI, "run", "--config", file], { stdio: ["ignore", "ignore", "inherit"] });
   const panels = Array.from(
@@ -148,6 +181,16 @@ async function main(): Promise<void> {
       if (r?.result === "ACK") break;
       if (i > 100) throw new Error("the agent's DC-09 listener did not come up");
       await sleep(200);
+    }
+    let outageS = 0;
+    if (scenario === "outage") {
+      // The agent polls its devices and buffers, broker down; then the uplink comes back.
+      await sleep(Number(values["warmup-s"]) * 1000);
+      const down = Date.now();
+      broker = await startMosquitto(dir, brokerPort);
+      sub = await subscribe();
+      await online;
+      outageS = (Date.now() - down) / 1000;
     }
     const pid = agent.pid as number;
     const before = procSample(pid);
@@ -169,6 +212,7 @@ async function main(): Promise<void> {
     // Contacts: press and release each zone in turn.
     const contactLatency: { ms: number; duringDrain: boolean }[] = [];
     let contactLost = 0;
+    if ((await Promise.race([contactsRead.then(() => true), sleep(30_000).then(() => false)])) === false) throw new Error("the contact receiver never came online");
     const contactRuns = Array.from({ length: 8 }, async (_, z) => {
       for (let n = z; n < presses; n += 8) {
         const zone = String(z + 1);
@@ -194,8 +238,13 @@ async function main(): Promise<void> {
     });
     const lost = sent.length - dc09.length;
     console.log(
-      `${conditions()}; agent → mosquitto ${broker.url}; ${Number(values.doors)} door controllers polled every 2 s (door-farm process), ` +
+      `${conditions()}; agent → mosquitto ${brokerUrl}; ${Number(values.doors)} door controllers polled every 2 s (door-farm process), ` +
       `a backlog of ${Number(values.backlog)} telemetry messages in the outbox at start (filled in ${fillS.toFixed(1)} s), ${PANELS} DC-09 panels (TCP), one contact receiver polled every ${CONTACT_POLL_MS} ms`,
+    );
+    console.log(
+      scenario === "outage"
+        ? `scenario outage: the agent ran ${values["warmup-s"]} s with the broker down, then mosquitto came back (reconnected and birth seen ${outageS.toFixed(1)} s later); alarms from then on`
+        : "scenario cold-start: the agent started with the broker up and the backlog in its outbox; alarms from its first ACK on",
     );
     console.log(`agent over the ${seconds.toFixed(0)} s run: CPU ${(cpuShare(before, after, seconds) * 100).toFixed(0)}% of one core, RSS ${after.rssMb.toFixed(0)} MB; the backlog was drained (below ${DRAINED_BELOW}) ${drainedAt === undefined ? "never" : `${((drainedAt - agentStartedAt) / 1000).toFixed(1)} s into the run`}`);
     console.log(`DC-09 panic, send → subscriber, while the backlog drained: ${latencySummary(dc09.filter((d) => d.duringDrain).map((d) => d.ms), 1)}`);
@@ -207,10 +256,10 @@ async function main(): Promise<void> {
     agent.kill("SIGTERM");
     await new Promise((r) => agent.once("exit", r));
     await Promise.all(panels.map((p) => p.close()));
-    await sub.endAsync();
+    await sub?.endAsync();
     await io.close();
     farm.child.kill("SIGTERM");
-    broker.child.kill();
+    broker?.child.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 }

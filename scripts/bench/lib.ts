@@ -37,8 +37,9 @@ export async function waitListening(port: number, host = "127.0.0.1", timeoutMs 
 }
 
 /** mosquitto from Debian, no persistence, on a free port; `apt-get install mosquitto`. */
-export async function startMosquitto(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
+/** Debian's mosquitto on loopback, on `port` (a free one when not given: a bench may start it late, on a port it gave the agent). */
+export async function startMosquitto(dir: string, port?: number): Promise<{ url: string; child: ChildProcess }> {
+  port ??= await freePort();
   const conf = join(dir, "mosquitto.conf");
   writeFileSync(
     conf,

@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { systemClock } from "../../agent/clock.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../../agent/mqtt/broker.js";
-import { Publisher, type PublisherOptions } from "../../agent/mqtt/publisher.js";
+import { ALARM_BUSY_WINDOW, ALARM_CALM_MS, Publisher, type PublisherOptions } from "../../agent/mqtt/publisher.js";
 import { MemoryOutbox } from "../../agent/outbox/memory.js";
 import type { MessageClass, Outbox } from "../../agent/outbox/types.js";
 import { startHeldAcksBroker } from "../helpers/held-acks-broker.js";
@@ -157,6 +157,30 @@ describe("Publisher", () => {
     await expectEventually(() => expect(b.received.map((m) => m.topic.split("/").pop())).toEqual(["status", "alarm", "telemetry"]));
     b.releaseAll();
     await expectEventually(() => expect(outbox.stats().depth).toEqual({ alarm: 0, event: 0, telemetry: 0 }));
+  });
+
+  it(`while alarms are coming in, everything else shares ${ALARM_BUSY_WINDOW} in-flight slots; ${ALARM_CALM_MS} ms after the last, the whole window again`, async () => {
+    const b = await startHeldAcksBroker((topic) => topic.endsWith("/telemetry"));
+    cleanups.push(() => b.close());
+    const outbox = makeOutbox();
+    let mono = 1_000_000;
+    const clock = { now: () => Date.now(), monotonic: () => mono };
+    const p = new Publisher({ outbox, log, clock, options: options(b.url, { maxInFlight: 32, publishTimeoutMs: 30_000 }) });
+    cleanups.push(() => p.stop(500));
+    p.start();
+    await expectEventually(() => expect(p.state().connected).toBe(true));
+    enqueue(outbox, "panic-rx-1", "alarm", 1);
+    enqueue(outbox, "cam-1", "telemetry", 100);
+    await expectEventually(() => expect(outbox.stats().depth.alarm).toBe(0));
+    await expectEventually(() => expect(b.held).toBe(ALARM_BUSY_WINDOW));
+    // The alarm's PUBACK refilled the window: still the narrow one.
+    await new Promise((r) => setImmediate(r));
+    expect(p.state().inFlight).toBe(ALARM_BUSY_WINDOW);
+    mono += ALARM_CALM_MS;
+    enqueue(outbox, "cam-1", "telemetry", 1);
+    await expectEventually(() => expect(b.held).toBe(32));
+    b.releaseAll();
+    await expectEventually(() => expect(outbox.stats().depth.telemetry).toBe(0));
   });
 
   it("keeps messages while the broker is down and delivers all of them, in order, once it is back", async () => {
