@@ -12,7 +12,9 @@ import type { DriverFactory } from "../drivers/contract.js";
 import { type Clock, systemClock } from "./clock.js";
 import { ControlError } from "./control/protocol.js";
 import { ControlServer } from "./control/server.js";
+import { type DevicesView, devicesView, parseDeviceFilter, type StatusView, statusView } from "./control/views.js";
 import { DeviceManager, TestAlarmError } from "./devices.js";
+import type { RecentLog } from "./log.js";
 import { Messages } from "./messages.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
 import { brokerCredentials, redactUrl } from "./mqtt/connection.js";
@@ -30,6 +32,8 @@ export interface AgentDeps {
   log: Logger;
   version: string;
   clock?: Clock;
+  /** The last warnings and errors of `log` (agent/log.ts), for `campus-agent status`. */
+  recentLog?: RecentLog | undefined;
 }
 
 export interface AgentSnapshot {
@@ -280,6 +284,8 @@ export class Agent {
         log: this.log.child({ module: "control" }),
         handlers: {
           ping: () => Promise.resolve(this.about()),
+          status: () => Promise.resolve(this.statusView()),
+          devices: (params) => Promise.resolve(this.devicesView(params)),
           "test-alarm": async (params) => {
             const device = params.device;
             const input = params.input;
@@ -304,6 +310,34 @@ export class Agent {
     } catch (err) {
       this.log.error({ err, socket: c.socket }, "control socket not opened: the CLI cannot reach this agent");
     }
+  }
+
+  /** `campus-agent status`: the gateway at a glance, from the modules that own each part. */
+  private statusView(): StatusView {
+    const { publisher, outbox, devices } = this;
+    if (!publisher || !outbox || !devices) throw new ControlError("failed", "the agent is stopping");
+    const cfg = this.config;
+    const recent = this.deps.recentLog;
+    return statusView({
+      now: this.clock.now(),
+      agent: { version: this.deps.version, pid: process.pid, startedAt: this.startedAt, configFile: this.loaded.file },
+      campus: cfg.campus.id,
+      gateway: cfg.gateway.id,
+      brokerUrl: redactUrl(this.brokerUrl),
+      embedded: cfg.broker.url === undefined,
+      publisher: publisher.state(),
+      outbox: outbox.stats(),
+      devices: devices.list(),
+      recent: recent && { total: recent.total, capacity: recent.capacity, entries: recent.entries() },
+    });
+  }
+
+  /** `campus-agent devices`: one row per device, filtered by `params` (status, kind, building). */
+  private devicesView(params: Record<string, unknown>): DevicesView {
+    const devices = this.devices;
+    if (!devices) throw new ControlError("failed", "the agent is stopping");
+    const filter = parseDeviceFilter(params, devices.kinds());
+    return devicesView({ now: this.clock.now(), campus: this.config.campus.id, gateway: this.config.gateway.id, devices: devices.list(), filter });
   }
 
   /** Who this agent is, for the CLI: never a secret. */

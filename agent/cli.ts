@@ -7,9 +7,12 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, formatProblems, type LoadedConfig, loadConfigFile } from "../config/load.js";
 import { DRIVERS } from "../drivers/registry.js";
+import { devices } from "./commands/devices.js";
+import { status } from "./commands/status.js";
 import { testAlarm } from "./commands/test-alarm.js";
+import { type ListedState, LISTED_STATES } from "./control/views.js";
 import { runDemo } from "./demo.js";
-import { createLogger } from "./log.js";
+import { createLogger, RecentLog } from "./log.js";
 import { reloader, runAgent } from "./run.js";
 import { VERSION } from "./version.js";
 
@@ -26,11 +29,87 @@ Usage:
                                        end-to-end test of a panic receiver: the running agent raises a test
                                        alarm (test: true) through the receiver's path; it is awaited at the
                                        broker and the latency printed
+  campus-agent status [--json] [--socket PATH]
+                                       the running agent at a glance: broker, outbox, devices, last errors
+  campus-agent devices [--status online|degraded|offline|unknown] [--kind K] [--building B] [--json] [--socket PATH]
+                                       one row per device: state and reason, last seen, response time, firmware
+  campus-agent COMMAND --help          more on one command
   campus-agent --version
 
 The config file is --config, else $CAMPUS_AGENT_CONFIG, else ${DEFAULT_CONFIG}.
 Signals: SIGHUP reloads the config; SIGTERM or SIGINT stops cleanly.
 Exit codes: 0 all good, 1 problems found, 2 usage or config error.`;
+
+const SOCKET_HELP = `  --socket PATH   the running agent's control socket; default: the config file's control.socket
+                  (campus-agent.sock next to the outbox)
+  --config FILE   the config file, to find the socket; default $CAMPUS_AGENT_CONFIG, else
+                  ${DEFAULT_CONFIG}`;
+
+/** `campus-agent COMMAND --help`. */
+const COMMAND_HELP: Record<string, string> = {
+  run: `Usage: campus-agent run [--config FILE]
+
+Run the agent in the foreground (what the service runs): JSON log lines on stdout.
+SIGHUP reloads the config; SIGTERM or SIGINT stops cleanly. Exit code 2 when the config is invalid.`,
+  demo: `Usage: campus-agent demo [--broker-port N] [--data-dir DIR]
+
+Run the agent on the demo campus: an embedded broker on 127.0.0.1:1883 (--broker-port 0 picks a
+free port) and simulated devices. The outbox, the serial lines and the control socket
+(campus-agent.sock) go into DIR (default data/ in the install folder).`,
+  config: `Usage: campus-agent config check [FILE]
+
+Validate a config file without starting anything; every problem with its path and line.
+Exit codes: 0 valid; 2 invalid or unreadable.`,
+  "test-alarm": `Usage: campus-agent test-alarm DEVICE [--input NAME] [--timeout-s 10] [--json] [--socket PATH] [--config FILE]
+
+End-to-end test of a panic receiver: the running agent raises a test alarm (test: true, not to be
+dispatched) through the receiver's own path, and the CLI awaits it at the broker, with the
+gateway's credentials, and prints each step with its time.
+
+  --input NAME    a panic-contacts receiver's panic input (default the first)
+  --timeout-s S   how long to wait for the alarm at the broker (default 10, at most 120)
+  --json          the outcome as one JSON object
+${SOCKET_HELP}
+
+Exit codes: 0 the alarm came back; 1 it did not (agent not running, path broken, broker refused,
+timeout); 2 not a panic receiver, an unknown input, or a usage or config error.`,
+  status: `Usage: campus-agent status [--json] [--socket PATH] [--config FILE]
+
+The running agent at a glance, read over its control socket (nothing is changed): version, pid,
+uptime, config file, campus and gateway; the broker (URL without credentials), whether it is
+connected and since when, the last successful publish and the last error; the outbox (messages
+waiting by class, bytes, age of the oldest, messages dropped); the devices by kind and state,
+and the offline or degraded ones; the last warnings and errors the agent logged.
+
+  --json          the agent's answer as one JSON object, with "ok" and "problems"
+${SOCKET_HELP}
+
+Exit codes: 0 nothing wrong; 1 a problem found: the agent is not running or does not answer, the
+broker is not connected, the publisher reports an error, messages were dropped, a device is
+offline; 2 usage or config error.`,
+  devices: `Usage: campus-agent devices [--status online|degraded|offline|unknown] [--kind K] [--building B]
+                            [--json] [--socket PATH] [--config FILE]
+
+One row per device, read from the running agent over its control socket (nothing is changed):
+id, kind, building / room, state, reason code, last seen (last poll it answered), response time
+of the last poll, firmware (as the device last reported it); the reason in words under a device
+that is not online and well. "unknown": not polled yet.
+
+  --status S      only devices in state S
+  --kind K        only devices of kind K: ${DRIVERS.map((d) => d.kind).join(", ")}
+  --building B    only devices in building B (any case)
+  --json          the agent's answer as one JSON object, with "ok"
+${SOCKET_HELP}
+
+Exit codes: 0 no listed device is offline or degraded; 1 one is, or the agent is not running or
+does not answer; 2 usage or config error (an unknown state or kind).`,
+};
+
+/** Options each of the read-only commands accepts, besides --help, --config, --socket and --json. */
+const COMMAND_OPTIONS: Record<string, readonly string[]> = {
+  status: [],
+  devices: ["status", "kind", "building"],
+};
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -47,6 +126,9 @@ async function main(argv: string[]): Promise<number> {
       "timeout-s": { type: "string" },
       json: { type: "boolean" },
       socket: { type: "string" },
+      status: { type: "string" },
+      kind: { type: "string" },
+      building: { type: "string" },
     },
   });
   if (values.version) {
@@ -54,6 +136,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, sub, arg] = positionals;
+  if (values.help && command !== undefined && COMMAND_HELP[command] !== undefined) {
+    process.stdout.write(`${COMMAND_HELP[command]}\n`);
+    return 0;
+  }
   if (values.help || command === undefined || command === "help") {
     process.stdout.write(`${HELP}\n`);
     return command === undefined && !values.help ? 2 : 0;
@@ -87,9 +173,44 @@ async function main(argv: string[]): Promise<number> {
       }
       return testAlarm(loaded, { device: sub, input: values.input, timeoutMs: Number(timeout) * 1000, socket, json: values.json === true }, process.stdout);
     }
+    case "status":
+    case "devices": {
+      const own = COMMAND_OPTIONS[command] ?? [];
+      const foreign = ["broker-port", "data-dir", "input", "timeout-s", "status", "kind", "building"].filter(
+        (o) => values[o as keyof typeof values] !== undefined && !own.includes(o),
+      );
+      if (foreign.length > 0) return usage(`${command} takes no ${foreign.map((o) => `--${o}`).join(", ")}; see campus-agent ${command} --help`);
+      if (sub !== undefined) return usage(`${command} takes no argument, got ${JSON.stringify(sub)}; see campus-agent ${command} --help`);
+      const state = values.status;
+      if (state !== undefined && !(LISTED_STATES as readonly string[]).includes(state)) {
+        return usage(`--status expects one of ${LISTED_STATES.join(", ")}, got ${JSON.stringify(state)}`);
+      }
+      const socket = socketOf(values.socket, configFile);
+      if (typeof socket === "number") return socket;
+      const json = values.json === true;
+      if (command === "status") return status({ socket, json }, process.stdout, process.stderr);
+      const filter = {
+        ...(state !== undefined ? { status: state as ListedState } : {}),
+        ...(values.kind !== undefined ? { kind: values.kind } : {}),
+        ...(values.building !== undefined ? { building: values.building } : {}),
+      };
+      return devices({ socket, json, filter }, process.stdout, process.stderr);
+    }
     default:
       return usage(`unknown command ${JSON.stringify(command)}`);
   }
+}
+
+/** The control socket: --socket, else the config file's (an exit code when it has none or cannot be read). */
+function socketOf(given: string | undefined, configFile: string): string | number {
+  if (given !== undefined) return given;
+  const loaded = load(configFile);
+  if (typeof loaded === "number") return loaded;
+  const socket = loaded.config.control.socket;
+  if (socket === undefined || !loaded.config.control.enabled) {
+    return usage(`${configFile} has no control socket (control.enabled is false or the outbox is in memory); give --socket PATH`);
+  }
+  return socket;
 }
 
 function usage(message: string): number {
@@ -125,8 +246,9 @@ function configCheck(file: string): number {
 async function run(file: string): Promise<number> {
   const loaded = load(file);
   if (typeof loaded === "number") return loaded;
-  const log = createLogger({ level: loaded.config.log.level });
-  return runAgent(loaded, log, reloader(file));
+  const recentLog = new RecentLog();
+  const log = createLogger({ level: loaded.config.log.level, recent: recentLog });
+  return runAgent(loaded, log, reloader(file), { recentLog });
 }
 
 main(process.argv.slice(2)).then(

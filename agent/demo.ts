@@ -12,7 +12,8 @@ import { dirname, join, resolve, sep } from "node:path";
 import { createInterface } from "node:readline";
 import { ConfigError, DEFAULT_CONTROL_SOCKET, type LoadedConfig, loadConfigFile } from "../config/load.js";
 import { DRIVERS } from "../drivers/registry.js";
-import { createLogger } from "./log.js";
+import type { Agent } from "./agent.js";
+import { createLogger, RecentLog } from "./log.js";
 import { reloader, runAgent } from "./run.js";
 import { PACKAGE_ROOT } from "./version.js";
 
@@ -50,7 +51,8 @@ export const DEMO_DC09_KEY = "DE63FFC1DE1A19407B37A74485068683BE9271FD3E7D93F5E6
 export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   for (const [k, v] of Object.entries(DEMO_CAMERA_ENV)) process.env[k] ??= v;
   const loaded = withOverrides(loadConfigFile(DEMO_CONFIG, { drivers: DRIVERS }), opts);
-  const log = createLogger({ level: loaded.config.log.level });
+  const recentLog = new RecentLog();
+  const log = createLogger({ level: loaded.config.log.level, recent: recentLog });
   const dataDir = opts.dataDir ?? DEFAULT_DATA_DIR;
   try {
     writeDemoKeys(loaded, dataDir);
@@ -69,7 +71,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     const next = reloader(DEMO_CONFIG)();
     return next instanceof ConfigError ? next : withOverrides(next, opts);
   };
-  const code = await runAgent(loaded, log, reload, (agent) => {
+  const onStarted = (agent: Agent) => {
     const url = new URL(agent.snapshot()?.brokerUrl ?? "mqtt://127.0.0.1:1883");
     const host = url.hostname;
     const port = url.port;
@@ -80,7 +82,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       `  npx mqtt sub -h ${host} -p ${port} -t 'campus/#' -v       (no install needed)\n` +
       "Stop with Ctrl-C.\n\n",
     );
-  });
+  };
+  const code = await runAgent(loaded, log, reload, { recentLog, onStarted });
   campus.kill("SIGTERM");
   return code;
 }

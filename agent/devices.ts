@@ -29,7 +29,7 @@ import type { DeviceInfo, Messages } from "./messages.js";
 import type { Outbox } from "./outbox/types.js";
 import type { PollJob, Scheduler } from "./scheduler.js";
 import { identityChanges, mergeIdentity, type StateStore } from "./state.js";
-import type { StatusModel } from "./status.js";
+import type { DeviceStatus, StatusModel } from "./status.js";
 
 export interface DeviceCounts {
   total: number;
@@ -37,6 +37,15 @@ export interface DeviceCounts {
   degraded: number;
   offline: number;
   unknown: number;
+}
+
+/** A configured device and what the agent knows of it now (`campus-agent devices`). */
+export interface DeviceSnapshot {
+  info: DeviceInfo;
+  /** Undefined until its first poll (or a status remembered from the last run). */
+  status: DeviceStatus | undefined;
+  /** As last read by its driver (poll or inventory), merged field by field. */
+  identity: Identity | undefined;
 }
 
 export interface ApplyResult {
@@ -136,6 +145,19 @@ export class DeviceManager {
       else c.unknown++;
     }
     return c;
+  }
+
+  /** Every configured device, in config order, with its status and identity. */
+  list(): DeviceSnapshot[] {
+    return [...this.devices.values()].map((d) => {
+      const identity = this.identities.get(d.id);
+      return { info: deviceInfo(d), status: this.deps.status.get(d.id), identity: identity && { ...identity } };
+    });
+  }
+
+  /** The device kinds this agent has drivers for. */
+  kinds(): string[] {
+    return [...this.factories.keys()];
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { ConfigError, type LoadedConfig, loadConfigFile } from "../config/load.js";
 import { DRIVERS } from "../drivers/registry.js";
 import { Agent } from "./agent.js";
+import type { RecentLog } from "./log.js";
 import { VERSION } from "./version.js";
 
 /** Re-read a config file for SIGHUP: the new config, or every problem found in it. */
@@ -17,25 +18,26 @@ export function reloader(file: string): () => LoadedConfig | ConfigError {
   };
 }
 
+export interface RunOptions {
+  /** The last warnings and errors of `log`, for `campus-agent status`. */
+  recentLog?: RecentLog;
+  onStarted?: (agent: Agent) => void;
+}
+
 /**
  * Run an agent until SIGTERM/SIGINT; SIGHUP reloads through `reload`, and an
  * invalid config keeps the running one. Resolves with the exit code.
  */
-export async function runAgent(
-  loaded: LoadedConfig,
-  log: Logger,
-  reload: () => LoadedConfig | ConfigError,
-  onStarted?: (agent: Agent) => void,
-): Promise<number> {
+export async function runAgent(loaded: LoadedConfig, log: Logger, reload: () => LoadedConfig | ConfigError, opts: RunOptions = {}): Promise<number> {
   installCrashHandlers(log);
-  const agent = new Agent({ loaded, drivers: DRIVERS, log, version: VERSION });
+  const agent = new Agent({ loaded, drivers: DRIVERS, log, version: VERSION, recentLog: opts.recentLog });
   try {
     await agent.start();
   } catch (err) {
     log.fatal({ err }, "agent could not start");
     return 1;
   }
-  onStarted?.(agent);
+  opts.onStarted?.(agent);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onHup = () => {

@@ -1,10 +1,10 @@
 /**
  * The agent's control socket: a Unix domain socket (never a TCP port) that
  * the CLI on the same gateway uses to ask the running agent things only it
- * can do (`campus-agent test-alarm`). Owner and group may connect (mode
- * 0660): run the CLI as the service's user, as root, or as a member of its
- * group. Line-delimited JSON (protocol.ts); requests on one connection are
- * answered in the order they complete.
+ * can do or knows (`campus-agent test-alarm`, `status`, `devices`). Owner
+ * and group may connect (mode 0660): run the CLI as the service's user, as
+ * root, or as a member of its group. Line-delimited JSON (protocol.ts);
+ * requests on one connection are answered in the order they complete.
  *
  * A socket file left by an agent that died is removed at start; a socket
  * another agent still answers on is not (ControlError "in_use").

@@ -1,0 +1,227 @@
+/**
+ * `campus-agent status` and `campus-agent devices` as a technician runs them:
+ * the built CLI, a separate process, against the demo campus (the built
+ * agent, another process, reached through its control socket in the demo's
+ * data folder), then against an agent that has stopped.
+ *
+ * The demo runs without socat (an empty PATH), so the two door controllers
+ * on its RS-485 line are offline, serial port missing, for as long as it
+ * runs: a fixed fact to check the output against, while the rest of the
+ * demo's faults come and go on their own schedule. The cameras' faults that
+ * never change (a clock 90 s fast, a refused password) and their firmware
+ * are fixed facts too.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
+import type { DevicesView, StatusView } from "../../agent/control/views.js";
+import { VERSION } from "../../agent/version.js";
+import { DEMO_CAMERA_PASSWORD, DEMO_CAMERAS, DEMO_DEVICES, DEMO_DOORS } from "../../scripts/sim/demo-campus.js";
+import { type Recorder, record } from "../helpers/mqtt.js";
+import { CLI, startAgent } from "./helpers/agent-process.js";
+
+/** Run the CLI without blocking this process. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const serialDoors = DEMO_DOORS.filter((d) => d.link.transport === "rtu").map((d) => d.id);
+const cameraIds = DEMO_CAMERAS.map((d) => d.id);
+
+describe("campus-agent status and devices on the demo campus", () => {
+  const demo = { dir: "", socket: "", port: 0, child: null as ChildProcess | null, exited: Promise.resolve<number | null>(null), sub: null as Recorder | null };
+
+  beforeAll(async () => {
+    demo.dir = mkdtempSync(join(tmpdir(), "demo-status-"));
+    demo.socket = join(demo.dir, "campus-agent.sock");
+    // No PATH: the campus cannot find socat (node is started by its absolute path).
+    const child = spawn(process.execPath, [CLI, "demo", "--broker-port", "0", "--data-dir", demo.dir], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: "" } });
+    demo.child = child;
+    demo.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.resume();
+    await vi.waitFor(
+      () => {
+        const m = /"port":(\d+),"msg":"embedded MQTT broker listening"/.exec(out);
+        if (!m) throw new Error("no broker yet");
+        demo.port = Number(m[1]);
+      },
+      { timeout: 15_000, interval: 25 },
+    );
+    const sub = await record(`mqtt://127.0.0.1:${demo.port}`, "campus/demo-hs/device/#");
+    demo.sub = sub;
+    const latest = (id: string) => sub.json(`/device/${id}/status`).at(-1);
+    const identified = (id: string) => sub.json(`/device/${id}/event`).some((e) => e.type === "identity_changed");
+    // Every device has a status (none is "unknown"), the serial doors are offline, the cameras that answer have told
+    // their firmware, and the two cameras with a lasting fault say so (a first poll may time out on a loaded machine).
+    await sub.waitFor(
+      () =>
+        DEMO_DEVICES.every((d) => latest(d.id) !== undefined) &&
+        serialDoors.every((id) => latest(id)?.state === "offline") &&
+        ["cam-main-entrance", "cam-gym", "cam-parking"].every(identified) &&
+        latest("cam-parking")?.reason === "clock_skew" &&
+        latest("cam-library")?.reason === "auth",
+      30_000,
+    );
+  });
+
+  afterAll(async () => {
+    await demo.sub?.close();
+    if (demo.child?.exitCode === null) demo.child.kill("SIGTERM");
+    await demo.exited;
+    rmSync(demo.dir, { recursive: true, force: true });
+  });
+
+  it("status shows the gateway at a glance and exits 1, naming the offline doors on the RS-485 line", async () => {
+    const r = await cli(["status", "--socket", demo.socket]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(1);
+    expect(r.stdout.startsWith(`campus-agent ${VERSION}: campus demo-hs, gateway gw-demo\n`)).toBe(true);
+    expect(r.stdout).toMatch(/\n {2}config +\/.*\/config\/demo\.yaml\n/);
+    expect(r.stdout).toContain(`\nBroker  mqtt://127.0.0.1:${demo.port} (embedded)\n`);
+    expect(r.stdout).toMatch(/\n {2}state +connected for \d/);
+    expect(r.stdout).toMatch(/\n {2}last publish +(\d+\.\d|\d+)s ago \(\d\d:\d\d:\d\d\); \d+ acked since the start/);
+    expect(r.stdout).toMatch(/\nOutbox {2}\d+ messages? waiting, /);
+    expect(r.stdout).toMatch(/\nDevices {2}26: \d+ online, \d+ degraded, \d+ offline, 0 unknown\n/);
+    for (const [kind, n] of [["modbus-door", 9], ["onvif", 6], ["panic-contacts", 1], ["panic-dc09", 2], ["reachability", 8]] as const) {
+      expect(r.stdout).toMatch(new RegExp(`\\n {2}${kind} +${n} +\\d+ +\\d+ +\\d+ +0\\n`));
+    }
+    for (const id of serialDoors) expect(r.stdout).toMatch(new RegExp(`\\n {4}offline +${id} +modbus-door +unreachable: rtu:.*: serial port not found`));
+    expect(r.stdout).toMatch(/\n {4}degraded +cam-parking +onvif +camera clock is 90 s ahead of the gateway/);
+    // The doors going offline were logged as warnings; the last of them are in the report.
+    expect(r.stdout).toMatch(/\nRecent warnings and errors: \d+ since the start/);
+    expect(r.stdout).toMatch(/\n {2}\d\d:\d\d:\d\d +warn +door-a-(north-exit|courtyard) +unreachable: rtu:.*: serial port not found/);
+    expect(r.stdout).toMatch(/\nPROBLEMS \(\d\):\n(.*\n)* {2}- \d+ devices offline: .*door-a-north-exit/);
+    expect(r.stdout).not.toContain(DEMO_CAMERA_PASSWORD);
+  });
+
+  it("status --json gives scripts the same report, with ok false and the problems", async () => {
+    const r = await cli(["status", "--json", "--socket", demo.socket]);
+    expect(r.code).toBe(1);
+    const v = JSON.parse(r.stdout) as StatusView & { ok: boolean; problems: string[] };
+    expect(v).toMatchObject({
+      ok: false,
+      agent: { version: VERSION, pid: demo.child?.pid },
+      campus: "demo-hs",
+      gateway: "gw-demo",
+      broker: { url: `mqtt://127.0.0.1:${demo.port}`, embedded: true, connected: true, last_error: null },
+      outbox: { dropped: { alarm: 0, event: 0, telemetry: 0 } },
+      devices: { total: 26, unknown: 0 },
+    });
+    expect(Object.fromEntries(Object.entries(v.devices.by_kind).map(([k, c]) => [k, c.total]))).toEqual({
+      reachability: 8,
+      onvif: 6,
+      "modbus-door": 9,
+      "panic-dc09": 2,
+      "panic-contacts": 1,
+    });
+    expect(v.devices.attention).toEqual(
+      expect.arrayContaining(serialDoors.map((id) => expect.objectContaining({ id, kind: "modbus-door", status: "offline", reason: "unreachable" }))),
+    );
+    expect(v.problems.find((p) => p.includes("offline"))).toMatch(/^\d+ devices offline: /);
+    expect(v.recent_errors.entries).toContainEqual(expect.objectContaining({ level: "warn", device: "door-a-north-exit" }));
+    expect(Date.parse(v.now) - Date.parse(v.broker.last_ack_at ?? "")).toBeLessThan(10_000);
+    expect(r.stdout).not.toContain(DEMO_CAMERA_PASSWORD);
+  });
+
+  it("devices lists all 26 devices of the demo with location, state, reason, last seen, response time and firmware, and exits 1", async () => {
+    const r = await cli(["devices", "--socket", demo.socket]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toBe("Devices of campus demo-hs, gateway gw-demo: 26 devices");
+    expect(lines[1]).toMatch(/^ID +KIND +LOCATION +STATUS +REASON +LAST SEEN +RESPONSE +FIRMWARE$/);
+    // One row per device, in the config's order (DEMO_DEVICES's too); a device not online and well has its reason's text under it.
+    const rows = lines.filter((l) => /^[a-z]/.test(l) && !l.startsWith("ID "));
+    expect(rows.map((l) => l.split(" ")[0])).toEqual(DEMO_DEVICES.map((d) => d.id));
+    expect(rows.find((l) => l.startsWith("cam-gym "))).toMatch(/^cam-gym +onvif +C \/ Gymnasium +(online|degraded|offline) +\S+ +(\d+\.\ds|\d+s|\d+m \d\ds) ago +(\d+(\.\d)? ms|-) +5\.2\.0$/);
+    for (const id of serialDoors) {
+      const i = lines.findIndex((l) => l.startsWith(`${id} `));
+      expect(lines[i]).toMatch(new RegExp(`^${id} +modbus-door +A / [\\w ]+ +offline +unreachable +never +- +-$`));
+      expect(lines[i + 1]).toMatch(/^ {4}unreachable: rtu:.*: serial port not found .*\(\d+ consecutive failures\)$/);
+    }
+    expect(r.stdout).toMatch(/\n26 devices: \d+ online, \d+ degraded, \d+ offline, 0 unknown\.\nPROBLEM: .*door-a-north-exit offline/);
+  });
+
+  it("devices --status offline --json lists only offline devices, the doors on the RS-485 line among them, never seen", async () => {
+    const r = await cli(["devices", "--status", "offline", "--json", "--socket", demo.socket]);
+    expect(r.code).toBe(1);
+    const v = JSON.parse(r.stdout) as DevicesView & { ok: boolean };
+    expect(v).toMatchObject({ ok: false, campus: "demo-hs", gateway: "gw-demo", total: 26, filter: { status: "offline" }, buildings: ["A", "B", "C", "Grounds"] });
+    expect(v.devices.every((d) => d.status === "offline")).toBe(true);
+    for (const id of serialDoors) {
+      expect(v.devices.find((d) => d.id === id)).toMatchObject({
+        kind: "modbus-door",
+        location: { building: "A" },
+        reason: "unreachable",
+        last_seen: null,
+        response_time_ms: null,
+        firmware: null,
+      });
+    }
+  });
+
+  it("devices --kind onvif lists the six cameras with their firmware, the one with a fast clock and the one whose password was changed degraded", async () => {
+    const r = await cli(["devices", "--kind", "onvif", "--socket", demo.socket]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toBe("Devices of campus demo-hs, gateway gw-demo: 6 of 26 (kind onvif)");
+    const rows = lines.filter((l) => l.startsWith("cam-"));
+    expect(rows.map((l) => l.split(" ")[0])).toEqual(cameraIds);
+    expect(rows.every((l) => / onvif /.test(l))).toBe(true);
+    expect(rows[0]).toMatch(/^cam-main-entrance +onvif +A \/ Main entrance +.* 7\.4\.1$/);
+    expect(rows[2]).toMatch(/^cam-parking +onvif +Grounds \/ Parking lot +degraded +clock_skew +.* 3\.8\.12$/);
+    expect(rows[3]).toMatch(/^cam-library +onvif +B \/ Library +degraded +auth +/);
+    expect(r.stdout).toContain("\n    GetDeviceInformation: credentials refused");
+    expect(r.stdout).not.toContain(DEMO_CAMERA_PASSWORD);
+  });
+});
+
+describe("campus-agent status and devices against an agent that stops", () => {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it("exit 0 while the agent runs with nothing wrong, then 1 with 'is the agent running?' once it has stopped", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "stopped-agent-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "config.yaml");
+    writeFileSync(
+      file,
+      stringify({ campus: { id: "lincoln" }, gateway: { id: "gw-1" }, broker: { embedded: { host: "127.0.0.1", port: 0 } }, outbox: { path: "outbox.db" }, devices: [] }),
+    );
+    const agent = startAgent(file);
+    cleanups.push(() => agent.kill("SIGKILL"));
+    await agent.waitForLog((l) => l.msg === "control socket open");
+    await agent.waitForLog((l) => l.msg === "connected to the broker");
+
+    const ok = await cli(["status", "--config", file]);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("\nDevices  0: 0 online, 0 degraded, 0 offline, 0 unknown\n");
+    expect(ok.stdout).toContain("\nOK: connected to the broker, nothing dropped, no device offline.\n");
+    const none = await cli(["devices", "--config", file]);
+    expect(none).toMatchObject({ code: 0, stdout: "Devices of campus lincoln, gateway gw-1: 0 devices\nNo device is configured.\n" });
+
+    expect(await agent.kill("SIGTERM")).toBe(0);
+    const status = await cli(["status", "--config", file]);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toBe("");
+    expect(status.stderr).toBe(`campus-agent status: no control socket at ${join(dir, "campus-agent.sock")}: is the agent running? (systemctl status campus-agent)\n`);
+    const devices = await cli(["devices", "--json", "--config", file]);
+    expect(devices.code).toBe(1);
+    expect(JSON.parse(devices.stdout)).toEqual({ ok: false, error: { code: "not_running", message: expect.stringMatching(/is the agent running\?/) as unknown } });
+  });
+});
