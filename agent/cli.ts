@@ -8,9 +8,12 @@ import { parseArgs } from "node:util";
 import { ConfigError, formatProblems, type LoadedConfig, loadConfigFile } from "../config/load.js";
 import { DRIVERS } from "../drivers/registry.js";
 import { devices } from "./commands/devices.js";
+import { outbox } from "./commands/outbox.js";
 import { status } from "./commands/status.js";
 import { testAlarm } from "./commands/test-alarm.js";
+import { watch } from "./commands/watch.js";
 import { type ListedState, LISTED_STATES } from "./control/views.js";
+import { MESSAGE_CLASSES, type MessageClass } from "./outbox/types.js";
 import { runDemo } from "./demo.js";
 import { createLogger, RecentLog } from "./log.js";
 import { reloader, runAgent } from "./run.js";
@@ -33,6 +36,11 @@ Usage:
                                        the running agent at a glance: broker, outbox, devices, last errors
   campus-agent devices [--status online|degraded|offline|unknown] [--kind K] [--building B] [--json] [--socket PATH]
                                        one row per device: state and reason, last seen, response time, firmware
+  campus-agent outbox [--export FILE|-] [--class alarm|event|telemetry] [--max-age-s 60] [--json] [--db PATH]
+                                       what is waiting to be sent, read from the outbox file (agent running or not)
+  campus-agent watch [--telemetry] [--count N] [--json] [--socket PATH]
+                                       follow the campus live: gateway status and events, device status
+                                       changes, events and alarms, as the broker delivers them
   campus-agent COMMAND --help          more on one command
   campus-agent --version
 
@@ -103,6 +111,43 @@ ${SOCKET_HELP}
 
 Exit codes: 0 no listed device is offline or degraded; 1 one is, or the agent is not running or
 does not answer; 2 usage or config error (an unknown state or kind).`,
+  watch: `Usage: campus-agent watch [--telemetry] [--count N] [--json] [--socket PATH] [--config FILE]
+
+Follow the campus live, as the district sees it: the gateway's status and events, every device's
+status changes, events and alarms (test alarms marked TEST), one line each, as they arrive at
+the broker the running agent publishes to (with the gateway's credentials). When the agent does
+not answer, the broker named in the config is watched instead. Retained messages delivered on
+subscribing are the current state, not news: only the gateway's status is shown from them.
+
+  --telemetry     every poll's telemetry too (busy)
+  --count N       stop after N lines
+  --json          one JSON object per message: topic, retained, received_at, payload
+${SOCKET_HELP}
+
+Runs until Ctrl-C (or --count). Exit codes: 0 stopped; 1 the broker cannot be reached, refuses
+the subscription or drops the connection; 2 usage or config error.`,
+  outbox: `Usage: campus-agent outbox [--export FILE|-] [--class alarm|event|telemetry] [--max-age-s 60] [--json]
+                            [--config FILE] [--db PATH]
+
+What is waiting to be sent, read from the outbox file itself (read-only: it never writes to it, and
+works whether the agent runs or not): messages waiting by class, bytes, the oldest message (class,
+device or stream, topic, age), messages dropped because the outbox was full, the file and its size.
+Telemetry the agent has not flushed yet (outbox.flush_interval_ms) is not in the file yet.
+
+  --export FILE   every waiting message as JSON Lines, in sending order (alarms, events, telemetry;
+                  oldest first): id, stream, class, seq, topic, retain, created_at, format, payload
+                  (parsed when format is "json", the stored text when "text"); "-" for stdout.
+                  The file is created mode 0600.
+  --class C       with --export: only class C
+  --max-age-s S   a message waiting longer than S seconds is a backlog (default 60)
+  --json          the summary as one JSON object, with "ok" and "problems"
+  --db PATH       the outbox file; default: the config file's outbox.path
+  --config FILE   the config file, to find the outbox; default $CAMPUS_AGENT_CONFIG, else
+                  ${DEFAULT_CONFIG}
+
+Exit codes: 0 nothing has waited longer than --max-age-s and nothing was dropped (an export: written);
+1 an older backlog or drops (listed), or the file cannot be read (missing, permission); 2 usage or
+config error.`,
 };
 
 /** Options each of the read-only commands accepts, besides --help, --config, --socket and --json. */
@@ -129,6 +174,12 @@ async function main(argv: string[]): Promise<number> {
       status: { type: "string" },
       kind: { type: "string" },
       building: { type: "string" },
+      telemetry: { type: "boolean" },
+      count: { type: "string" },
+      export: { type: "string" },
+      class: { type: "string" },
+      db: { type: "string" },
+      "max-age-s": { type: "string" },
     },
   });
   if (values.version) {
@@ -195,6 +246,67 @@ async function main(argv: string[]): Promise<number> {
         ...(values.building !== undefined ? { building: values.building } : {}),
       };
       return devices({ socket, json, filter }, process.stdout, process.stderr);
+    }
+    case "watch": {
+      if (sub !== undefined) return usage(`watch takes no argument, got ${JSON.stringify(sub)}; see campus-agent watch --help`);
+      const count = values.count;
+      if (count !== undefined && !/^[1-9]\d*$/.test(count)) return usage(`--count expects a positive number of lines, got ${JSON.stringify(count)}`);
+      const loaded = load(configFile);
+      if (typeof loaded === "number") return loaded;
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        return await watch(
+          loaded,
+          {
+            socket: values.socket ?? (loaded.config.control.enabled ? loaded.config.control.socket : undefined),
+            json: values.json === true,
+            telemetry: values.telemetry === true,
+            count: count === undefined ? undefined : Number(count),
+            signal: stop.signal,
+          },
+          process.stdout,
+          process.stderr,
+        );
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    }
+    case "outbox": {
+      const foreign = ["broker-port", "data-dir", "input", "timeout-s", "status", "kind", "building", "socket", "telemetry", "count"].filter(
+        (o) => values[o as keyof typeof values] !== undefined,
+      );
+      if (foreign.length > 0) return usage(`outbox takes no ${foreign.map((o) => `--${o}`).join(", ")}; see campus-agent outbox --help`);
+      if (sub !== undefined) return usage(`outbox takes no argument, got ${JSON.stringify(sub)}; see campus-agent outbox --help`);
+      const klass = values.class;
+      if (klass !== undefined && !(MESSAGE_CLASSES as readonly string[]).includes(klass)) {
+        return usage(`--class expects one of ${MESSAGE_CLASSES.join(", ")}, got ${JSON.stringify(klass)}`);
+      }
+      if (klass !== undefined && values.export === undefined) return usage("--class goes with --export (the summary shows every class)");
+      if (values.export !== undefined && values.json === true) return usage("--export writes JSON Lines already; --json is for the summary");
+      if (values.export === "") return usage("--export expects a file, or - for stdout");
+      const maxAge = values["max-age-s"];
+      if (maxAge !== undefined && !/^\d+(\.\d+)?$/.test(maxAge)) return usage(`--max-age-s expects seconds, got ${JSON.stringify(maxAge)}`);
+      let path = values.db;
+      if (path === undefined) {
+        const loaded = load(configFile);
+        if (typeof loaded === "number") return loaded;
+        path = loaded.config.outbox.path;
+        if (path === ":memory:") return usage(`${configFile} keeps the outbox in memory (outbox.path is :memory:): there is no file to read`);
+      }
+      const options = {
+        ...(values.export !== undefined ? { export: values.export } : {}),
+        ...(klass !== undefined ? { klass: klass as MessageClass } : {}),
+        ...(maxAge !== undefined ? { maxAgeS: Number(maxAge) } : {}),
+      };
+      return outbox(
+        { path, json: values.json === true, ...options },
+        process.stdout,
+        process.stderr,
+      );
     }
     default:
       return usage(`unknown command ${JSON.stringify(command)}`);

@@ -11,17 +11,24 @@ import type { BrokerCredentials } from "./connection.js";
 export interface ConsumerMessage {
   topic: string;
   payload: Buffer;
+  /** Delivered as a retained message (the topic's current value, on subscribing). */
+  retain: boolean;
   /** performance.now() when it arrived. */
   at: number;
 }
 
 export class BrokerConsumer {
   private readonly listeners = new Set<(m: ConsumerMessage) => void>();
+  private readonly closeListeners = new Set<() => void>();
+  private closing = false;
 
   private constructor(private readonly client: MqttClient) {
-    client.on("message", (topic, payload) => {
-      const m = { topic, payload, at: performance.now() };
+    client.on("message", (topic, payload, packet) => {
+      const m = { topic, payload, retain: packet.retain, at: performance.now() };
       for (const l of this.listeners) l(m);
+    });
+    client.on("close", () => {
+      for (const l of this.closeListeners) l();
     });
   }
 
@@ -71,7 +78,15 @@ export class BrokerConsumer {
     return () => this.listeners.delete(fn);
   }
 
+  /** Call fn when the connection is lost (not when close() was called). */
+  onClose(fn: () => void): void {
+    this.closeListeners.add(() => {
+      if (!this.closing) fn();
+    });
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.client.end(true);
