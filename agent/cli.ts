@@ -226,10 +226,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "status":
     case "devices": {
-      const own = COMMAND_OPTIONS[command] ?? [];
-      const foreign = ["broker-port", "data-dir", "input", "timeout-s", "status", "kind", "building"].filter(
-        (o) => values[o as keyof typeof values] !== undefined && !own.includes(o),
-      );
+      const foreign = foreignOptions(values, ["socket", ...(COMMAND_OPTIONS[command] ?? [])]);
       if (foreign.length > 0) return usage(`${command} takes no ${foreign.map((o) => `--${o}`).join(", ")}; see campus-agent ${command} --help`);
       if (sub !== undefined) return usage(`${command} takes no argument, got ${JSON.stringify(sub)}; see campus-agent ${command} --help`);
       const state = values.status;
@@ -276,9 +273,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case "outbox": {
-      const foreign = ["broker-port", "data-dir", "input", "timeout-s", "status", "kind", "building", "socket", "telemetry", "count"].filter(
-        (o) => values[o as keyof typeof values] !== undefined,
-      );
+      const foreign = foreignOptions(values, ["export", "class", "db", "max-age-s"]);
       if (foreign.length > 0) return usage(`outbox takes no ${foreign.map((o) => `--${o}`).join(", ")}; see campus-agent outbox --help`);
       if (sub !== undefined) return usage(`outbox takes no argument, got ${JSON.stringify(sub)}; see campus-agent outbox --help`);
       const klass = values.class;
@@ -311,6 +306,12 @@ async function main(argv: string[]): Promise<number> {
     default:
       return usage(`unknown command ${JSON.stringify(command)}`);
   }
+}
+
+/** Options given that a command does not take: every one set, but --help, --config, --json and `allowed`. */
+function foreignOptions(values: Record<string, unknown>, allowed: readonly string[]): string[] {
+  const always = ["help", "config", "json"];
+  return Object.keys(values).filter((o) => values[o] !== undefined && !always.includes(o) && !allowed.includes(o));
 }
 
 /** The control socket: --socket, else the config file's (an exit code when it has none or cannot be read). */

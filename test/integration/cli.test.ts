@@ -81,6 +81,18 @@ describe("campus-agent", () => {
     expect(r.stdout).toMatch(/OK \(campus lincoln, gateway gw-1, 0 devices\)/);
   });
 
+  it("refuses an option that belongs to another command with exit code 2, naming it", () => {
+    for (const [args, message] of [
+      [["status", "--export", "-"], "status takes no --export"],
+      [["devices", "--db", "/tmp/x.db", "--count", "3"], "devices takes no --db, --count"],
+      [["outbox", "--socket", "/tmp/x.sock"], "outbox takes no --socket"],
+    ] as const) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
   it("reloads on SIGHUP: a device added to the file is polled without a restart; an invalid file keeps the running config", async () => {
     const m = await startMosquitto();
     cleanups.push(() => m.dispose());
