@@ -27,8 +27,7 @@
 import { existsSync, statSync } from "node:fs";
 import type { Database } from "better-sqlite3";
 import BetterSqlite3 from "better-sqlite3";
-import { zeroCounts } from "./shared.js";
-import { CLASS_CODE, classOfCode, type MessageRow, SCHEMA_VERSION } from "./sqlite-schema.js";
+import { CLASS_CODE, classOfCode, type MessageRow, readDropped, readTotals, SCHEMA_VERSION } from "./sqlite-schema.js";
 import type { MessageClass } from "./types.js";
 
 /** Why an outbox file could not be read, as a code a script can test. */
@@ -115,17 +114,7 @@ export class OutboxInspector {
   /** Depth, bytes, oldest and drops, from one read transaction (a consistent snapshot). */
   summary(): OutboxSummary {
     const read = this.db.transaction((): OutboxSummary => {
-      const depth = zeroCounts();
-      let bytes = 0;
-      const totals = this.db.prepare("SELECT klass, count(*) AS n, coalesce(sum(bytes), 0) AS b FROM messages GROUP BY klass").all() as {
-        klass: number;
-        n: number;
-        b: number;
-      }[];
-      for (const t of totals) {
-        depth[classOfCode(t.klass)] = t.n;
-        bytes += t.b;
-      }
+      const { depth, bytes } = readTotals(this.db);
       // Ids increase with every enqueue, whatever the class: the lowest id is the first one enqueued.
       const first = this.db.prepare(`SELECT ${ROW} FROM messages ORDER BY id LIMIT 1`).get() as Omit<Row, "payload"> | undefined;
       const oldestOf = this.db.prepare<[number], { created_at: number }>("SELECT created_at FROM messages WHERE klass = ? ORDER BY id LIMIT 1");
@@ -133,11 +122,7 @@ export class OutboxInspector {
       for (const klass of Object.keys(oldestByClass) as MessageClass[]) {
         oldestByClass[klass] = oldestOf.get(CLASS_CODE[klass])?.created_at ?? null;
       }
-      const dropped = zeroCounts();
-      for (const row of this.db.prepare("SELECT name, value FROM counters").all() as { name: string; value: number }[]) {
-        const klass = row.name.startsWith("dropped.") ? row.name.slice("dropped.".length) : "";
-        if (klass in dropped) dropped[klass as MessageClass] = row.value;
-      }
+      const dropped = readDropped(this.db);
       return {
         path: this.path,
         files: { db: sizeOf(this.path), wal: sizeOf(`${this.path}-wal`), shm: sizeOf(`${this.path}-shm`) },

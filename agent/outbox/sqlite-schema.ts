@@ -6,6 +6,7 @@
  * bump, so an upgrade interrupted by a power cut either happened or did not.
  */
 import type { Database } from "better-sqlite3";
+import { zeroCounts } from "./shared.js";
 import type { MessageClass, StoredMessage } from "./types.js";
 
 /** Stored as an integer so that `ORDER BY klass, id` is priority order. */
@@ -143,11 +144,9 @@ export interface LoadedState {
   maxId: number;
 }
 
-/** Everything the outbox keeps in memory, recomputed from the file on open. */
-export function loadState(db: Database): LoadedState {
-  const seqs = new Map<string, number>();
-  for (const row of db.prepare("SELECT stream, seq FROM streams").all() as { stream: string; seq: number }[]) seqs.set(row.stream, row.seq);
-  const depth: Record<MessageClass, number> = { alarm: 0, event: 0, telemetry: 0 };
+/** Messages waiting by class, and their bytes, as the file holds them (the outbox on open; `campus-agent outbox`). */
+export function readTotals(db: Database): { depth: Record<MessageClass, number>; bytes: number } {
+  const depth = zeroCounts();
   let bytes = 0;
   const totals = db.prepare("SELECT klass, count(*) AS n, coalesce(sum(bytes), 0) AS b FROM messages GROUP BY klass").all() as {
     klass: number;
@@ -158,11 +157,25 @@ export function loadState(db: Database): LoadedState {
     depth[classOfCode(row.klass)] = row.n;
     bytes += row.b;
   }
-  const dropped: Record<MessageClass, number> = { alarm: 0, event: 0, telemetry: 0 };
+  return { depth, bytes };
+}
+
+/** The drop counters by class, as the file holds them. */
+export function readDropped(db: Database): Record<MessageClass, number> {
+  const dropped = zeroCounts();
   for (const row of db.prepare("SELECT name, value FROM counters").all() as { name: string; value: number }[]) {
     const klass = row.name.startsWith("dropped.") ? row.name.slice("dropped.".length) : "";
     if (klass in dropped) dropped[klass as MessageClass] = row.value;
   }
+  return dropped;
+}
+
+/** Everything the outbox keeps in memory, recomputed from the file on open. */
+export function loadState(db: Database): LoadedState {
+  const seqs = new Map<string, number>();
+  for (const row of db.prepare("SELECT stream, seq FROM streams").all() as { stream: string; seq: number }[]) seqs.set(row.stream, row.seq);
+  const { depth, bytes } = readTotals(db);
+  const dropped = readDropped(db);
   const max = db.prepare("SELECT coalesce(max(id), 0) AS m FROM messages").get() as { m: number };
   return { seqs, depth, bytes, dropped, maxId: max.m };
 }
