@@ -22,6 +22,7 @@ import { parseConfig } from "../../config/load.js";
 import { type DriverFactory, defineDriver } from "../../drivers/contract.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
+import { sink } from "../helpers/streams.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -84,17 +85,6 @@ async function campus() {
   const socket = parsed.config.control.socket ?? "";
   const ask = async <T>(method: string, params: Record<string, unknown> = {}) => (await controlRequest(socket, method, params, 5000)) as T;
   return { dir, devs, broker, parsed, socket, ask };
-}
-
-function sink() {
-  let text = "";
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      text += chunk.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text };
 }
 
 describe("the agent's status and devices control methods", () => {

@@ -11,7 +11,6 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { Writable } from "node:stream";
 import { Agent } from "../../agent/agent.js";
 import { testAlarm, type TestAlarmArgs, type TestAlarmOutcome } from "../../agent/commands/test-alarm.js";
 import { startEmbeddedBroker } from "../../agent/mqtt/broker.js";
@@ -28,6 +27,7 @@ import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
 import { freePort } from "../helpers/net.js";
 import { expectValidPayloads } from "../helpers/schemas.js";
+import { sink } from "../helpers/streams.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const log = pino({ level: "silent" });
@@ -486,16 +486,10 @@ describe("Agent with a DC-09 receiver", () => {
 
   /** Run `campus-agent test-alarm` in this process; its exit code and its --json outcome. */
   async function runTestAlarm(loaded: LoadedConfig, device: string, over: Partial<TestAlarmArgs> = {}) {
-    let text = "";
-    const out = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        text += chunk.toString();
-        cb();
-      },
-    });
+    const out = sink();
     const socket = loaded.config.control.socket ?? "";
-    const code = await testAlarm(loaded, { device, timeoutMs: 5000, socket, json: true, ...over }, out);
-    return { code, outcome: JSON.parse(text) as TestAlarmOutcome };
+    const code = await testAlarm(loaded, { device, timeoutMs: 5000, socket, json: true, ...over }, out.stream);
+    return { code, outcome: JSON.parse(out.text()) as TestAlarmOutcome };
   }
 
   it("campus-agent test-alarm: the running agent sends itself a DC-09 manual test, and the alarm comes back from the broker marked test", async () => {

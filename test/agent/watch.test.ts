@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
@@ -15,23 +14,13 @@ import { describe as describeMessage, watch, watchTopics } from "../../agent/com
 import { type LoadedConfig, parseConfig } from "../../config/load.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
+import { sink } from "../helpers/streams.js";
 
 const log = pino({ level: "silent" });
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function sink() {
-  let text = "";
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      text += chunk.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text, lines: () => text.split("\n").filter((l) => l !== "") };
-}
 
 async function campus(): Promise<{ loaded: LoadedConfig; agent: Agent; closeDevice: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "watch-"));
