@@ -10,7 +10,7 @@
  * (an unknown state or kind).
  */
 import type { DeviceFilter, DeviceRow, DevicesView } from "../control/views.js";
-import { ago, ask, type CommandFailure, plural, table } from "./format.js";
+import { ago, ask, type CommandFailure, plural, reportFailure, table } from "./format.js";
 
 export interface DevicesArgs {
   socket: string;
@@ -24,12 +24,7 @@ export type DevicesOutcome = (DevicesView & { ok: boolean }) | CommandFailure;
 
 export async function devices(args: DevicesArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const r = await ask<DevicesView>(args.socket, "devices", { ...args.filter }, args.timeoutMs ?? 5000);
-  if (!r.ok) {
-    const failure: CommandFailure = { ok: false, error: r.error };
-    if (args.json) out.write(`${JSON.stringify(failure)}\n`);
-    else err.write(`campus-agent devices: ${r.error.message}\n`);
-    return r.exit;
-  }
+  if (!r.ok) return reportFailure("devices", r.error, r.exit, { json: args.json, out, err });
   const code = devicesExitCode(r.result);
   const outcome: DevicesOutcome = { ok: code === 0, ...r.result };
   out.write(args.json ? `${JSON.stringify(outcome)}\n` : renderDevices(r.result));

@@ -97,6 +97,22 @@ export interface CommandFailure {
 }
 
 /**
+ * Say why a command could not get its answer: the failure as JSON on stdout
+ * with --json (scripts read one place), else one line on stderr. Returns `exit`.
+ */
+export function reportFailure(
+  command: string,
+  error: CommandFailure["error"],
+  exit: number,
+  io: { json: boolean; out: NodeJS.WritableStream; err: NodeJS.WritableStream },
+): number {
+  const failure: CommandFailure = { ok: false, error };
+  if (io.json) io.out.write(`${JSON.stringify(failure)}\n`);
+  else io.err.write(`campus-agent ${command}: ${error.message}\n`);
+  return exit;
+}
+
+/**
  * Ask the running agent `method` over its control socket. A failure is
  * returned, not thrown: with its exit code (2 when the request was wrong,
  * 1 when the agent could not be asked or could not answer).

@@ -13,7 +13,7 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { type ExportedMessage, InspectError, type OldestMessage, OutboxInspector, type OutboxSummary } from "../outbox/inspect.js";
 import { MESSAGE_CLASSES, type MessageClass } from "../outbox/types.js";
-import { bytes, type CommandFailure, duration, plural, table } from "./format.js";
+import { bytes, duration, plural, reportFailure, table } from "./format.js";
 
 /** A message older than this means the outbox is not draining: on a connected agent, messages wait well under a second. */
 export const STALE_AFTER_S = 60;
@@ -80,10 +80,7 @@ export async function outbox(args: OutboxArgs, out: NodeJS.WritableStream, err: 
 
 function failed(e: unknown, args: OutboxArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
   if (!(e instanceof InspectError)) throw e;
-  const failure: CommandFailure = { ok: false, error: { code: e.code, message: e.message } };
-  if (args.json) out.write(`${JSON.stringify(failure)}\n`);
-  else err.write(`campus-agent outbox: ${e.message}\n`);
-  return 1;
+  return reportFailure("outbox", { code: e.code, message: e.message }, 1, { json: args.json, out, err });
 }
 
 export function outboxView(s: OutboxSummary, now: number, maxAgeS = STALE_AFTER_S): OutboxView {

@@ -9,7 +9,7 @@
  * dropped, a device is offline); 2 the request was wrong.
  */
 import type { StatusView } from "../control/views.js";
-import { ago, ask, bytes, clockTime, type CommandFailure, duration, plural, table } from "./format.js";
+import { ago, ask, bytes, clockTime, type CommandFailure, duration, plural, reportFailure, table } from "./format.js";
 
 export interface StatusArgs {
   socket: string;
@@ -22,12 +22,7 @@ export type StatusOutcome = (StatusView & { ok: boolean; problems: string[] }) |
 
 export async function status(args: StatusArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const r = await ask<StatusView>(args.socket, "status", {}, args.timeoutMs ?? 5000);
-  if (!r.ok) {
-    const failure: CommandFailure = { ok: false, error: r.error };
-    if (args.json) out.write(`${JSON.stringify(failure)}\n`);
-    else err.write(`campus-agent status: ${r.error.message}\n`);
-    return r.exit;
-  }
+  if (!r.ok) return reportFailure("status", r.error, r.exit, { json: args.json, out, err });
   const problems = statusProblems(r.result);
   const outcome: StatusOutcome = { ok: problems.length === 0, problems, ...r.result };
   out.write(args.json ? `${JSON.stringify(outcome)}\n` : renderStatus(r.result, problems));
