@@ -5,14 +5,10 @@
  * panel has its ACK. The alarm must still reach Debian's mosquitto after a
  * restart — it was committed before the ACK was sent — and only once.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { Dc09Sender } from "../../scripts/sim/dc09-sender.js";
 import { record } from "../helpers/mqtt.js";
-import { type AgentProcess, startAgent } from "./helpers/agent-process.js";
+import { type AgentProcess, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
 import { freePort } from "../helpers/net.js";
 import { startMosquitto } from "./helpers/mosquitto.js";
 
@@ -25,29 +21,21 @@ describe("a DC-09 alarm acknowledged to the panel", () => {
   it("reaches the broker after the agent is SIGKILLed right after the ACK, exactly once", async () => {
     const m = await startMosquitto();
     cleanups.push(() => m.dispose());
-    const dir = mkdtempSync(join(tmpdir(), "dc09-it-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = scratchDir("dc09-it-", cleanups);
     const port = await freePort();
-    const file = join(dir, "config.yaml");
-    writeFileSync(
-      file,
-      stringify({
-        campus: { id: "lincoln" },
-        gateway: { id: "gw-1" },
-        broker: { url: m.url, reconnect_min_ms: 100, reconnect_max_ms: 500 },
-        outbox: { path: "outbox.db" },
-        log: { level: "info" },
-        devices: [
-          {
-            id: "panic-rx-office",
-            kind: "panic-dc09",
-            category: "safety-critical",
-            poll: { interval_ms: 300, timeout_ms: 200 },
-            options: { listen: { port, protocols: ["tcp"] }, account: "1234" },
-          },
-        ],
-      }),
-    );
+    const file = writeCampusConfig(dir, {
+      broker: { url: m.url },
+      log: { level: "info" },
+      devices: [
+        {
+          id: "panic-rx-office",
+          kind: "panic-dc09",
+          category: "safety-critical",
+          poll: { interval_ms: 300, timeout_ms: 200 },
+          options: { listen: { port, protocols: ["tcp"] }, account: "1234" },
+        },
+      ],
+    });
     const sub = await record(m.url, "campus/lincoln/device/panic-rx-office/alarm", { clean: false, clientId: "it-dc09-sub" });
     cleanups.push(() => sub.close());
     const agents: AgentProcess[] = [];

@@ -6,15 +6,11 @@
  * each change must reach the broker as exactly one event once de-duplicated
  * on seq, as docs/mqtt.md tells consumers to — never none, never two.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
-import { type AgentProcess, startAgent } from "./helpers/agent-process.js";
+import { type AgentProcess, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
 import { startMosquitto } from "./helpers/mosquitto.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -49,28 +45,21 @@ describe("door events through SIGKILLs", () => {
     const sim = await startModbusSim({ units: [1] });
     cleanups.push(() => sim.close());
     const door = new DoorControllerSim(sim.bank(1), { serial: 7001 });
-    const dir = mkdtempSync(join(tmpdir(), "door-it-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, "config.yaml");
-    writeFileSync(
-      file,
-      stringify({
-        campus: { id: "lincoln" },
-        gateway: { id: "gw-1" },
-        broker: { url: m.url, reconnect_min_ms: 100, reconnect_max_ms: 500 },
-        outbox: { path: "outbox.db", flush_interval_ms: 50 },
-        polling: { interval_ms: 100, timeout_ms: 80, jitter_ratio: 0 },
-        log: { level: "info" },
-        devices: [
-          {
-            id: "door-1",
-            kind: "modbus-door",
-            category: "safety-critical",
-            options: { transport: "tcp", host: "127.0.0.1", port: sim.tcpPort, profile: "generic-door", door_events: { debounce_ms: 0 } },
-          },
-        ],
-      }),
-    );
+    const dir = scratchDir("door-it-", cleanups);
+    const file = writeCampusConfig(dir, {
+      broker: { url: m.url },
+      outbox: { flush_interval_ms: 50 },
+      polling: { interval_ms: 100, timeout_ms: 80, jitter_ratio: 0 },
+      log: { level: "info" },
+      devices: [
+        {
+          id: "door-1",
+          kind: "modbus-door",
+          category: "safety-critical",
+          options: { transport: "tcp", host: "127.0.0.1", port: sim.tcpPort, profile: "generic-door", door_events: { debounce_ms: 0 } },
+        },
+      ],
+    });
     const sub = await record(m.url, "campus/lincoln/device/door-1/#", { clean: false, clientId: "it-door-sub" });
     cleanups.push(() => sub.close());
     let agent: AgentProcess | undefined;

@@ -5,15 +5,13 @@
  * once it has stopped.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { stringify } from "yaml";
 import type { ExportLine, OutboxView } from "../../agent/commands/outbox.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
 import { freePort } from "../helpers/net.js";
-import { CLI, startAgent } from "./helpers/agent-process.js";
+import { CLI, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -33,23 +31,15 @@ const jsonLines = (s: string) => s.trim().split("\n").filter(Boolean).map((l) =>
 
 describe("campus-agent outbox", () => {
   it("shows the messages piling up while the broker is down, exports them as JSON Lines, and reads them again once the agent stopped", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "outbox-cli-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = scratchDir("outbox-cli-", cleanups);
     const device = await startNetDevice({});
     cleanups.push(() => device.close());
-    const file = join(dir, "config.yaml");
     // Nothing listens on the broker's port: every message stays in the outbox.
-    writeFileSync(
-      file,
-      stringify({
-        campus: { id: "lincoln" },
-        gateway: { id: "gw-1" },
-        broker: { url: `mqtt://127.0.0.1:${await freePort()}`, reconnect_min_ms: 100, reconnect_max_ms: 500 },
-        outbox: { path: "outbox.db" },
-        polling: { interval_ms: 300, timeout_ms: 200 },
-        devices: [{ id: "dev-a", kind: "reachability", category: "operational", options: { host: device.host, port: device.port } }],
-      }),
-    );
+    const file = writeCampusConfig(dir, {
+      broker: { url: `mqtt://127.0.0.1:${await freePort()}` },
+      polling: { interval_ms: 300, timeout_ms: 200 },
+      devices: [{ id: "dev-a", kind: "reachability", category: "operational", options: { host: device.host, port: device.port } }],
+    });
     const agent = startAgent(file);
     cleanups.push(() => agent.kill("SIGKILL"));
     await agent.waitForLog((l) => l.msg === "agent started");

@@ -6,16 +6,14 @@
  * TCP) are tested end to end; a stopped agent or broker is a problem found.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { ContactModuleSim } from "../../scripts/sim/modbus-io.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { record } from "../helpers/mqtt.js";
 import { freePort } from "../helpers/net.js";
-import { CLI, startAgent } from "./helpers/agent-process.js";
+import { CLI, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
 import { startMosquitto } from "./helpers/mosquitto.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -38,8 +36,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 }
 
 async function campus() {
-  const dir = mkdtempSync(join(tmpdir(), "test-alarm-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratchDir("test-alarm-", cleanups);
   const m = await startMosquitto({ tls: true, users: USERS, acl: ACL });
   cleanups.push(() => m.dispose());
   const io = await startModbusSim({ units: [1] });
@@ -47,31 +44,24 @@ async function campus() {
   new ContactModuleSim(io.bank(1));
   writeFileSync(join(dir, "broker.pass"), `${USERS["gw-lincoln"]}\n`, { mode: 0o600 });
   writeFileSync(join(dir, "dc09.key"), `${KEY}\n`, { mode: 0o600 });
-  const file = join(dir, "config.yaml");
-  writeFileSync(
-    file,
-    stringify({
-      campus: { id: "lincoln" },
-      gateway: { id: "gw-1" },
-      broker: { url: m.url, username: "gw-lincoln", password_file: "broker.pass", tls: { ca_file: m.caFile }, reconnect_min_ms: 100, reconnect_max_ms: 500 },
-      outbox: { path: "outbox.db" },
-      devices: [
-        {
-          id: "panic-rx-office",
-          kind: "panic-dc09",
-          category: "safety-critical",
-          location: { building: "A", room: "Office" },
-          options: { listen: { port: await freePort() }, account: "1234", key_file: join(dir, "dc09.key") },
-        },
-        {
-          id: "panic-rx-gym",
-          kind: "panic-contacts",
-          category: "safety-critical",
-          options: { transport: "tcp", host: "127.0.0.1", port: io.tcpPort, inputs: { input_1: { meaning: "panic", zone: "7", name: "Gym pendant" }, input_8: { meaning: "trouble" } } },
-        },
-      ],
-    }),
-  );
+  const file = writeCampusConfig(dir, {
+    broker: { url: m.url, username: "gw-lincoln", password_file: "broker.pass", tls: { ca_file: m.caFile } },
+    devices: [
+      {
+        id: "panic-rx-office",
+        kind: "panic-dc09",
+        category: "safety-critical",
+        location: { building: "A", room: "Office" },
+        options: { listen: { port: await freePort() }, account: "1234", key_file: join(dir, "dc09.key") },
+      },
+      {
+        id: "panic-rx-gym",
+        kind: "panic-contacts",
+        category: "safety-critical",
+        options: { transport: "tcp", host: "127.0.0.1", port: io.tcpPort, inputs: { input_1: { meaning: "panic", zone: "7", name: "Gym pendant" }, input_8: { meaning: "trouble" } } },
+      },
+    ],
+  });
   const sub = await record(m.url, "campus/lincoln/device/+/alarm", { username: "admin", password: USERS.admin, ca: [readFileSync(m.caFile ?? "")] });
   cleanups.push(() => sub.close());
   const agent = startAgent(file);

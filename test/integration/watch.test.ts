@@ -4,13 +4,9 @@
  * mosquitto; then, with the agent stopped, the broker named in the config.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { stringify } from "yaml";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
-import { CLI, startAgent } from "./helpers/agent-process.js";
+import { CLI, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
 import { startMosquitto } from "./helpers/mosquitto.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -32,21 +28,13 @@ describe("campus-agent watch", () => {
   it("follows the running agent's gateway events live, and, once the agent is stopped, the broker its config names", async () => {
     const m = await startMosquitto();
     cleanups.push(() => m.dispose());
-    const dir = mkdtempSync(join(tmpdir(), "watch-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = scratchDir("watch-", cleanups);
     const dev = await startNetDevice({});
     cleanups.push(() => dev.close());
-    const file = join(dir, "config.yaml");
-    writeFileSync(
-      file,
-      stringify({
-        campus: { id: "lincoln" },
-        gateway: { id: "gw-1" },
-        broker: { url: m.url, reconnect_min_ms: 100, reconnect_max_ms: 500 },
-        outbox: { path: "outbox.db" },
-        devices: [{ id: "intercom-a", kind: "reachability", category: "operational", options: { host: dev.host, port: dev.port } }],
-      }),
-    );
+    const file = writeCampusConfig(dir, {
+      broker: { url: m.url },
+      devices: [{ id: "intercom-a", kind: "reachability", category: "operational", options: { host: dev.host, port: dev.port } }],
+    });
     const agent = startAgent(file);
     cleanups.push(() => agent.kill("SIGKILL"));
     await agent.waitForLog((l) => l.msg === "control socket open");

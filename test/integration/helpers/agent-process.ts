@@ -1,7 +1,10 @@
 /** The built agent (dist/agent/cli.js), run as a separate process the way the service runs it. */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { vi } from "vitest";
+import { stringify } from "yaml";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 export const CLI = join(ROOT, "dist", "agent", "cli.js");
@@ -61,4 +64,33 @@ export function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}): Age
       return exited;
     },
   };
+}
+
+/** A scratch folder for one agent's config and outbox, removed by a cleanup pushed onto `cleanups`. */
+export function scratchDir(prefix: string, cleanups: (() => unknown)[]): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Write `dir`/config.yaml for campus lincoln, gateway gw-1: the outbox in
+ * `dir`, reconnects every 100-500 ms to `sections.broker.url`. The other
+ * sections are added as given; `broker` and `outbox` add to the defaults.
+ * Returns the file's path.
+ */
+export function writeCampusConfig(dir: string, sections: { broker: { url: string } & Record<string, unknown> } & Record<string, unknown>): string {
+  const { broker, outbox, ...rest } = sections as typeof sections & { outbox?: Record<string, unknown> };
+  const file = join(dir, "config.yaml");
+  writeFileSync(
+    file,
+    stringify({
+      campus: { id: "lincoln" },
+      gateway: { id: "gw-1" },
+      broker: { reconnect_min_ms: 100, reconnect_max_ms: 500, ...broker },
+      outbox: { path: "outbox.db", ...outbox },
+      ...rest,
+    }),
+  );
+  return file;
 }
