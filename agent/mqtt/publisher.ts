@@ -330,10 +330,16 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
   private pumpAlarms(): void {
     const client = this.client;
     if (!client || !this.connected || this.stopping) return;
-    const max = this.deps.options.maxInFlight;
-    if (this.inFlight.size >= max + ALARM_RESERVE) return;
+    if (this.inFlight.size >= this.deps.options.maxInFlight + ALARM_RESERVE) return;
+    this.sendAlarms(client, this.blockedStreamSet());
+  }
+
+  /** Alarms into every free slot, the ones only they may use included; sent now. */
+  private sendAlarms(client: MqttClient, skip: Set<string>): void {
+    const free = this.deps.options.maxInFlight + ALARM_RESERVE - this.inFlight.size;
+    if (free <= 0) return;
     const gen = this.generation;
-    for (const m of this.deps.outbox.take(max + ALARM_RESERVE - this.inFlight.size, this.blockedStreamSet(), ["alarm"])) this.send(gen, client, m);
+    for (const m of this.deps.outbox.take(free, skip, ["alarm"])) this.send(gen, client, m);
   }
 
   private pump(): void {
@@ -348,14 +354,14 @@ export class Publisher extends EventEmitter<{ connected: [since: number]; discon
     const skip = this.blockedStreamSet();
     // Alarms first, into slots only they may use: a window full of telemetry
     // or of a backlog's events never holds an alarm back.
-    const batch = this.deps.outbox.take(max + ALARM_RESERVE - this.inFlight.size, skip, ["alarm"]);
+    this.sendAlarms(client, skip);
     // While alarms are coming in, the rest goes out through a narrower window: a backlog drained at full
     // speed keeps this thread (and a small gateway's CPU) busy, and the next alarm's frame waits behind it.
     const window = this.deps.clock.monotonic() - this.lastAlarmAt < ALARM_CALM_MS ? Math.min(max, ALARM_BUSY_WINDOW) : max;
-    const room = window - this.inFlight.size - batch.length;
-    if (room > 0) batch.push(...this.deps.outbox.take(room, skip));
+    const room = window - this.inFlight.size;
+    if (room <= 0) return;
     const gen = this.generation;
-    for (const m of batch) this.send(gen, client, m);
+    for (const m of this.deps.outbox.take(room, skip)) this.send(gen, client, m);
   }
 
   private blockedStreamSet(): Set<string> {
