@@ -343,6 +343,7 @@ export class Agent {
   /** Who this agent is, for the CLI: never a secret. */
   private about(): Record<string, unknown> {
     const cfg = this.config;
+    const publisher = this.publisher?.state();
     return {
       agent_version: this.deps.version,
       pid: process.pid,
@@ -351,8 +352,8 @@ export class Agent {
       config_file: this.loaded.file,
       broker_url: redactUrl(this.brokerUrl),
       embedded_broker: cfg.broker.url === undefined,
-      broker_connected: this.publisher?.state().connected ?? false,
-      broker_last_error: this.publisher?.state().lastError?.message ?? null,
+      broker_connected: publisher?.connected ?? false,
+      broker_last_error: publisher?.lastError?.message ?? null,
       started_at: isoTime(this.startedAt),
     };
   }
