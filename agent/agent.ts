@@ -13,7 +13,7 @@ import { type Clock, systemClock } from "./clock.js";
 import { ControlError } from "./control/protocol.js";
 import { ControlServer } from "./control/server.js";
 import { type DevicesView, devicesView, parseDeviceFilter, type StatusView, statusView } from "./control/views.js";
-import { DeviceManager, TestAlarmError } from "./devices.js";
+import { DeviceManager, DeviceRequestError } from "./devices.js";
 import type { RecentLog } from "./log.js";
 import { Messages } from "./messages.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
@@ -25,6 +25,9 @@ import type { Outbox, OutboxStats } from "./outbox/types.js";
 import { type CronHandle, Scheduler } from "./scheduler.js";
 import { StateStore } from "./state.js";
 import { StatusModel } from "./status.js";
+
+/** Longest deadline a probe may ask for (each of its poll and identify). */
+export const MAX_PROBE_TIMEOUT_MS = 60_000;
 
 export interface AgentDeps {
   loaded: LoadedConfig;
@@ -286,6 +289,21 @@ export class Agent {
           ping: () => Promise.resolve(this.about()),
           status: () => Promise.resolve(this.statusView()),
           devices: (params) => Promise.resolve(this.devicesView(params)),
+          probe: async (params) => {
+            const device = params.device;
+            const timeoutMs = params.timeout_ms;
+            if (typeof device !== "string") throw new ControlError("bad_request", "probe needs a device id");
+            if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= MAX_PROBE_TIMEOUT_MS))) {
+              throw new ControlError("bad_request", `timeout_ms must be a number of milliseconds (1-${MAX_PROBE_TIMEOUT_MS})`);
+            }
+            if (devices === null) throw new ControlError("failed", "the agent is not running its devices");
+            try {
+              return { ...(await devices.probe(device, timeoutMs)), agent: this.about() };
+            } catch (e) {
+              if (e instanceof DeviceRequestError) throw new ControlError(e.code, e.message);
+              throw e;
+            }
+          },
           "test-alarm": async (params) => {
             const device = params.device;
             const input = params.input;
@@ -300,7 +318,7 @@ export class Agent {
               const r = await devices.testAlarm(device, input, timeoutMs);
               return { device, kind: r.kind, alarm_id: r.alarmId, via: r.via, steps: r.steps, topic: this.topics.deviceAlarm(device), ...this.about() };
             } catch (e) {
-              if (e instanceof TestAlarmError) throw new ControlError(e.code, e.message);
+              if (e instanceof DeviceRequestError) throw new ControlError(e.code, e.message);
               throw e;
             }
           },

@@ -9,11 +9,13 @@ import { ConfigError, formatProblems, type LoadedConfig, loadConfigFile } from "
 import { DRIVERS } from "../drivers/registry.js";
 import { devices } from "./commands/devices.js";
 import { outbox } from "./commands/outbox.js";
+import { probe } from "./commands/probe.js";
 import { status } from "./commands/status.js";
 import { testAlarm } from "./commands/test-alarm.js";
 import { watch } from "./commands/watch.js";
 import { type ListedState, LISTED_STATES } from "./control/views.js";
 import { MESSAGE_CLASSES, type MessageClass } from "./outbox/types.js";
+import { MAX_PROBE_TIMEOUT_MS } from "./agent.js";
 import { runDemo } from "./demo.js";
 import { createLogger, RecentLog } from "./log.js";
 import { reloader, runAgent } from "./run.js";
@@ -36,6 +38,9 @@ Usage:
                                        the running agent at a glance: broker, outbox, devices, last errors
   campus-agent devices [--status online|degraded|offline|unknown] [--kind K] [--building B] [--json] [--socket PATH]
                                        one row per device: state and reason, last seen, response time, firmware
+  campus-agent probe DEVICE [--timeout-s S] [--standalone] [--json] [--socket PATH]
+                                       poll one device now, step by step with timings, raw answers and the
+                                       decoded reading; publishes nothing (agent running or stopped)
   campus-agent outbox [--export FILE|-] [--class alarm|event|telemetry] [--max-age-s 60] [--json] [--db PATH]
                                        what is waiting to be sent, read from the outbox file (agent running or not)
   campus-agent watch [--telemetry] [--count N] [--json] [--socket PATH]
@@ -126,6 +131,24 @@ ${SOCKET_HELP}
 
 Runs until Ctrl-C (or --count). Exit codes: 0 stopped; 1 the broker cannot be reached, refuses
 the subscription or drops the connection; 2 usage or config error.`,
+  probe: `Usage: campus-agent probe DEVICE [--timeout-s S] [--standalone] [--json] [--socket PATH] [--config FILE]
+
+Poll one device now, step by step: each step (connect, authenticate, each call or register read)
+with its time, whether it worked, the raw answer and what it means; then the decoded reading
+(health, metrics, identity) and, for kinds that read identity separately, the identity read.
+Nothing is published or stored: events and alarms it finds are shown, marked "not published".
+When the agent runs, the probe goes through it (its driver: a serial bus stays serialised; what it
+remembers of the device); when it does not answer on its socket, the CLI probes with a driver of
+its own, built from the config file.
+
+  --timeout-s S   deadline of the poll, and of the identity read (default: the device's poll
+                  timeout; at most 60)
+  --standalone    do not ask the agent, even when it runs (not for serial devices the agent holds)
+  --json          the outcome as one JSON object, with "ok"
+${SOCKET_HELP}
+
+Exit codes: 0 the device answered and is well; 1 it failed or is degraded, or the agent could not
+be asked (permission); 2 unknown device, or a usage or config error.`,
   outbox: `Usage: campus-agent outbox [--export FILE|-] [--class alarm|event|telemetry] [--max-age-s 60] [--json]
                             [--config FILE] [--db PATH]
 
@@ -180,6 +203,7 @@ async function main(argv: string[]): Promise<number> {
       class: { type: "string" },
       db: { type: "string" },
       "max-age-s": { type: "string" },
+      standalone: { type: "boolean" },
     },
   });
   if (values.version) {
@@ -243,6 +267,32 @@ async function main(argv: string[]): Promise<number> {
         ...(values.building !== undefined ? { building: values.building } : {}),
       };
       return devices({ socket, json, filter }, process.stdout, process.stderr);
+    }
+    case "probe": {
+      const foreign = foreignOptions(values, ["socket", "timeout-s", "standalone"]);
+      if (foreign.length > 0) return usage(`probe takes no ${foreign.map((o) => `--${o}`).join(", ")}; see campus-agent probe --help`);
+      if (sub === undefined) return usage("probe needs the id of a device (campus-agent devices lists them)");
+      if (arg !== undefined) return usage(`probe takes one device, got ${JSON.stringify(arg)} too`);
+      const timeout = values["timeout-s"];
+      if (timeout !== undefined && (!/^\d+(\.\d+)?$/.test(timeout) || Number(timeout) <= 0 || Number(timeout) > MAX_PROBE_TIMEOUT_MS / 1000)) {
+        return usage(`--timeout-s expects seconds (up to ${MAX_PROBE_TIMEOUT_MS / 1000}), got ${JSON.stringify(timeout)}`);
+      }
+      const loaded = load(configFile);
+      if (typeof loaded === "number") return loaded;
+      const socket = values.socket ?? (loaded.config.control.enabled ? loaded.config.control.socket : undefined);
+      return probe(
+        {
+          device: sub,
+          json: values.json === true,
+          timeoutMs: timeout === undefined ? undefined : Math.round(Number(timeout) * 1000),
+          socket,
+          standalone: values.standalone === true,
+          loaded,
+          drivers: DRIVERS,
+        },
+        process.stdout,
+        process.stderr,
+      );
     }
     case "watch": {
       if (sub !== undefined) return usage(`watch takes no argument, got ${JSON.stringify(sub)}; see campus-agent watch --help`);

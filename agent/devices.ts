@@ -27,6 +27,7 @@ import {
 import type { Clock } from "./clock.js";
 import type { DeviceInfo, Messages } from "./messages.js";
 import type { Outbox } from "./outbox/types.js";
+import { probeDevice, type ProbeResult } from "./probe.js";
 import type { PollJob, Scheduler } from "./scheduler.js";
 import { identityChanges, mergeIdentity, type StateStore } from "./state.js";
 import type { DeviceStatus, StatusModel } from "./status.js";
@@ -299,19 +300,19 @@ export class DeviceManager {
   /**
    * `campus-agent test-alarm`: have a panic receiver's driver raise a test
    * alarm through its real path (stored in the outbox when this resolves).
-   * Throws TestAlarmError: unknown device, a kind without test alarms, or
+   * Throws DeviceRequestError: unknown device, a kind without test alarms, or
    * the driver's failure (its DriverError as the cause).
    */
   async testAlarm(deviceId: string, input: string | undefined, timeoutMs: number): Promise<TestAlarmResult & { kind: string }> {
     const d = this.devices.get(deviceId);
     const ref = this.refs.get(deviceId);
     if (d === undefined || ref === undefined) {
-      throw new TestAlarmError("unknown_device", `no device ${JSON.stringify(deviceId)} is configured`);
+      throw new DeviceRequestError("unknown_device", `no device ${JSON.stringify(deviceId)} is configured`);
     }
     const driver = this.driverFor(d.kind);
     if (driver.testAlarm === undefined) {
       const kinds = [...this.factories.keys()].filter((k) => this.driverFor(k).testAlarm !== undefined);
-      throw new TestAlarmError("unsupported", `device ${deviceId} is a ${d.kind}: test alarms are for panic receivers (kinds ${kinds.join(", ")})`);
+      throw new DeviceRequestError("unsupported", `device ${deviceId} is a ${d.kind}: test alarms are for panic receivers (kinds ${kinds.join(", ")})`);
     }
     const signal = AbortSignal.timeout(timeoutMs);
     const log = this.deps.log.child({ device: deviceId });
@@ -323,8 +324,32 @@ export class DeviceManager {
       const e = err as { code?: unknown; message?: unknown; retryable?: unknown };
       const config = e.code === "config" && e.retryable === false;
       log.warn({ err }, "test alarm failed");
-      throw new TestAlarmError(config ? "bad_request" : "failed", String(e.message ?? err), err);
+      throw new DeviceRequestError(config ? "bad_request" : "failed", String(e.message ?? err), err);
     }
+  }
+
+  /**
+   * `campus-agent probe`: poll one device now with tracing on, through its
+   * kind's driver instance and with its stored memory, keeping nothing (see
+   * agent/probe.ts), under the device's poll timeout or `timeoutMs`. Throws DeviceRequestError for an unknown device; the
+   * device's own failures are in the result.
+   */
+  async probe(deviceId: string, timeoutMs?: number): Promise<ProbeResult> {
+    const d = this.devices.get(deviceId);
+    const ref = this.refs.get(deviceId);
+    if (d === undefined || ref === undefined) {
+      throw new DeviceRequestError("unknown_device", `no device ${JSON.stringify(deviceId)} is configured`);
+    }
+    const memory = this.driverMemory.get(deviceId);
+    return probeDevice({
+      kind: d.kind,
+      driver: this.driverFor(d.kind),
+      ref: timeoutMs === undefined ? ref : { ...ref, timeoutMs },
+      via: "agent",
+      memory: memory && { value: memory.value },
+      log: this.deps.log.child({ device: deviceId, probe: true }),
+      clock: this.deps.clock,
+    });
   }
 
   async close(): Promise<void> {
@@ -362,12 +387,7 @@ export class DeviceManager {
     const info = deviceInfo(device);
     const driver = this.driverFor(device.kind);
     const log = this.deps.log.child({ device: device.id });
-    const ref: DeviceRef<unknown> = {
-      id: device.id,
-      ...(device.name !== undefined ? { name: device.name } : {}),
-      timeoutMs: poll.timeout_ms,
-      options: device.options,
-    };
+    const ref = deviceRef(device, poll.timeout_ms);
     this.refs.set(device.id, ref);
     const { status, messages, state } = this.deps;
     return {
@@ -427,6 +447,11 @@ function cancelled(signal: AbortSignal): boolean {
   return signal.aborted && (signal.reason as { name?: string } | undefined)?.name === "AbortError";
 }
 
+/** A configured device as its driver sees it. */
+export function deviceRef(device: DeviceConfig, timeoutMs: number): DeviceRef<unknown> {
+  return { id: device.id, ...(device.name !== undefined ? { name: device.name } : {}), timeoutMs, options: device.options };
+}
+
 export function deviceInfo(d: DeviceConfig): DeviceInfo {
   return {
     id: d.id,
@@ -437,14 +462,14 @@ export function deviceInfo(d: DeviceConfig): DeviceInfo {
   };
 }
 
-/** Why a test alarm could not be raised: `failed` is the device's or the path's fault; the others the request's. */
-export class TestAlarmError extends Error {
+/** Why a request about one device (test alarm, probe) could not be done: `failed` is the device's or the path's fault; the others the request's. */
+export class DeviceRequestError extends Error {
   constructor(
     readonly code: "unknown_device" | "unsupported" | "bad_request" | "failed",
     message: string,
     cause?: unknown,
   ) {
     super(message, cause === undefined ? undefined : { cause });
-    this.name = "TestAlarmError";
+    this.name = "DeviceRequestError";
   }
 }

@@ -159,6 +159,30 @@ export interface PollContext {
   log: Logger;
   /** The `memory` of this device's last reading that carried one (kept across restarts); undefined at first. */
   memory?: unknown;
+  /**
+   * Set by `campus-agent probe`, absent in scheduled polls: a driver reports
+   * each step of a poll or identify (connect, authenticate, each call or
+   * register read) here as it ends, failed steps too, with the raw answer.
+   * Calling it must never change what the poll does or returns.
+   */
+  trace?: (step: TraceStep) => void;
+}
+
+/** One step of a traced poll, for a technician: what was done, how long it took, what came back. */
+export interface TraceStep {
+  /** What was done, in a few words: "tcp connect 10.0.0.5:502", "GetDeviceInformation", "read holding 0-9 (unit 1)". */
+  step: string;
+  /** How long the step took, in milliseconds. */
+  ms: number;
+  ok: boolean;
+  /** The decoded outcome or the error, in a line: "door 1 closed, locked", "timeout after 2000 ms". */
+  detail?: string;
+  /**
+   * The raw answer, as text: register words in hex ("0x0001 0x00ff"), the
+   * SOAP body, the HTTP status line. The probe shortens long ones; a driver
+   * need not.
+   */
+  raw?: string;
 }
 
 export interface DriverDeps {

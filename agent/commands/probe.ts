@@ -1,0 +1,159 @@
+/**
+ * `campus-agent probe DEVICE`: poll one device now, step by step with
+ * timings, raw answers and the decoded reading; nothing is published or
+ * stored (agent/probe.ts). Through the running agent when it answers on its
+ * control socket (its driver, so a serial bus stays its own, and the
+ * device's memory); else, or with --standalone, with a driver of the CLI's
+ * own built from the config.
+ *
+ * Exit codes: 0 the device answered and is well; 1 it failed, is degraded,
+ * or could not be probed; 2 unknown device or a usage error.
+ */
+import pino from "pino";
+import { effectivePoll } from "../../config/schema.js";
+import type { LoadedConfig } from "../../config/load.js";
+import type { Driver, DriverFactory, Identity, TraceStep } from "../../drivers/contract.js";
+import { systemClock } from "../clock.js";
+import { deviceRef } from "../devices.js";
+import { type ProbeCall, probeDevice, type ProbeResult } from "../probe.js";
+import { ask, reportFailure, table } from "./format.js";
+
+export interface ProbeArgs {
+  device: string;
+  json: boolean;
+  /** Deadline of the poll (and of the identify): default the device's poll timeout. */
+  timeoutMs?: number | undefined;
+  /** The running agent's control socket; absent: probe standalone. */
+  socket?: string | undefined;
+  /** Do not ask the agent, even when it runs. */
+  standalone: boolean;
+  /** The config, for a standalone probe. */
+  loaded: LoadedConfig;
+  drivers: readonly DriverFactory[];
+}
+
+/** Raw answers longer than this are cut in the text output (--json has them whole, up to agent/probe.ts's limit). */
+const TEXT_RAW_CHARS = 600;
+
+export async function probe(args: ProbeArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  let fallback: string | undefined;
+  if (!args.standalone && args.socket !== undefined) {
+    // Poll and identify, each under the deadline, and the answer's way back.
+    const wait = 2 * (args.timeoutMs ?? 60_000) + 5000;
+    const params = { device: args.device, ...(args.timeoutMs !== undefined ? { timeout_ms: args.timeoutMs } : {}) };
+    const r = await ask<ProbeResult & { agent: Record<string, unknown> }>(args.socket, "probe", params, wait);
+    if (r.ok) return report(r.result, undefined, args, out);
+    if (r.error.code !== "not_running") return reportFailure("probe", r.error, r.exit, { json: args.json, out, err });
+    fallback = r.error.message;
+  }
+  const device = args.loaded.config.devices.find((d) => d.id === args.device);
+  if (device === undefined) {
+    return reportFailure("probe", { code: "unknown_device", message: `no device ${JSON.stringify(args.device)} in ${args.loaded.file}` }, 2, {
+      json: args.json,
+      out,
+      err,
+    });
+  }
+  const factory = args.drivers.find((f) => f.kind === device.kind);
+  if (factory === undefined) throw new Error(`no driver registered for kind "${device.kind}"`);
+  const log = pino({ level: "silent" });
+  const driver = factory.create({ log, clock: systemClock }) as Driver<unknown>;
+  const timeoutMs = args.timeoutMs ?? effectivePoll(device, args.loaded.config.polling, factory.pollDefaults).timeout_ms;
+  try {
+    const result = await probeDevice({ kind: device.kind, driver, ref: deviceRef(device, timeoutMs), via: "standalone", log, clock: systemClock });
+    return report(result, fallback, args, out);
+  } finally {
+    await driver.close?.().catch(() => {});
+  }
+}
+
+function report(r: ProbeResult & { agent?: Record<string, unknown> }, fallback: string | undefined, args: ProbeArgs, out: NodeJS.WritableStream): number {
+  const ok = probeOk(r);
+  out.write(args.json ? `${JSON.stringify({ ok, ...r, ...(fallback !== undefined ? { fallback } : {}) })}\n` : renderProbe(r, fallback));
+  return ok ? 0 : 1;
+}
+
+/** Well: the poll answered healthy, and the identity read (where the kind has one) worked. */
+export function probeOk(r: ProbeResult): boolean {
+  return r.poll.ok && r.poll.reading?.health === "ok" && (r.identify === undefined || r.identify.ok);
+}
+
+export function renderProbe(r: ProbeResult & { agent?: Record<string, unknown> }, fallback?: string): string {
+  const lines: string[] = [];
+  const pid = r.agent?.pid;
+  const how =
+    r.via === "agent"
+      ? `through the running agent (pid ${String(pid)}${r.with_memory ? ", with what it remembers of the device" : ""})`
+      : `with a driver of its own (the agent was not asked${fallback !== undefined ? `: ${fallback}` : ""})`;
+  lines.push(`probe ${r.device} (${r.kind}) ${how}; deadline ${r.timeout_ms} ms; nothing is published`);
+  lines.push("");
+  lines.push(...renderCall("poll", r.poll));
+  const reading = r.poll.reading;
+  if (reading !== undefined) {
+    const rt = `answered in ${reading.response_time_ms} ms`;
+    lines.push(
+      reading.health === "ok"
+        ? `  => online, ${rt}`
+        : `  => degraded (${reading.reason}${reading.reason_text !== undefined ? `: ${reading.reason_text}` : ""}), ${rt}`,
+    );
+    const metrics = Object.entries(reading.metrics);
+    if (metrics.length > 0) {
+      lines.push("  metrics:");
+      lines.push(...table(metrics.map(([k, v]) => [k, JSON.stringify(v)]), { indent: "    " }));
+    }
+    if (reading.identity !== undefined) lines.push(`  identity: ${identityLine(reading.identity)}`);
+    for (const e of reading.events) lines.push(`  event found, not published: ${e.type}: ${e.text}`);
+    for (const a of reading.alarms) lines.push(`  alarm found, not published: ${a.phase} ${a.type}${a.test ? " (test)" : ""}: ${a.text}`);
+  }
+  if (r.identify !== undefined) {
+    lines.push("");
+    lines.push(...renderCall("identify", r.identify));
+    if (r.identify.identity !== undefined) lines.push(`  => ${identityLine(r.identify.identity)}`);
+  }
+  lines.push("");
+  lines.push(probeOk(r) ? "OK" : `PROBLEM: ${problem(r)}`);
+  return `${lines.join("\n")}\n`;
+}
+
+function renderCall(name: string, c: ProbeCall): string[] {
+  const lines = [`${name}: ${c.ok ? "ok" : "FAILED"} in ${c.ms} ms`];
+  if (c.steps.length > 0) {
+    const rows: string[][] = [];
+    for (const s of c.steps) rows.push([s.step, s.ms.toFixed(1), s.ok ? "ok" : "FAILED", s.detail ?? ""]);
+    const t = table(rows, { head: ["step", "ms", "", "result"], align: ["left", "right", "left", "left"], indent: "  " });
+    // Each step's raw answer goes under its row (the table keeps rows on one line).
+    lines.push(t[0] ?? "");
+    c.steps.forEach((s, i) => {
+      lines.push(t[i + 1] ?? "");
+      if (s.raw !== undefined) lines.push(...rawLines(s));
+    });
+  }
+  if (c.steps_cut > 0) lines.push(`  (${c.steps_cut} more steps not kept)`);
+  if (c.error !== undefined) lines.push(`  => ${c.error.code}: ${c.error.message}`);
+  return lines;
+}
+
+function rawLines(s: TraceStep): string[] {
+  const raw = s.raw ?? "";
+  const cut = raw.length > TEXT_RAW_CHARS ? `${raw.slice(0, TEXT_RAW_CHARS)}… (${raw.length} characters; --json shows more)` : raw;
+  return cut
+    .replace(/\r/g, "")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .slice(0, 12)
+    .map((l, i) => `${i === 0 ? "      raw: " : "           "}${l.trim()}`);
+}
+
+const IDENTITY_FIELDS = ["manufacturer", "model", "serial", "firmware", "hardware_id", "mac"] as const;
+
+function identityLine(i: Identity): string {
+  const parts = IDENTITY_FIELDS.filter((k) => i[k] !== undefined).map((k) => `${k} ${String(i[k])}`);
+  return parts.length > 0 ? parts.join(", ") : "nothing reported";
+}
+
+function problem(r: ProbeResult): string {
+  if (!r.poll.ok) return `the poll failed: ${r.poll.error?.code ?? "?"}: ${r.poll.error?.message ?? ""}`;
+  const reading = r.poll.reading;
+  if (reading !== undefined && reading.health !== "ok") return `the device is degraded: ${reading.reason}${reading.reason_text !== undefined ? ` (${reading.reason_text})` : ""}`;
+  return `the identity read failed: ${r.identify?.error?.code ?? "?"}: ${r.identify?.error?.message ?? ""}`;
+}
