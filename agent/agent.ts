@@ -304,6 +304,10 @@ export class Agent {
               throw e;
             }
           },
+          discover: async () => {
+            if (devices === null) throw new ControlError("failed", "the agent is not running its devices");
+            return { ...(await devices.discover(this.config)), campus: this.config.campus.id, agent: this.about() };
+          },
           "test-alarm": async (params) => {
             const device = params.device;
             const input = params.input;

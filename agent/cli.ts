@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, formatProblems, type LoadedConfig, loadConfigFile } from "../config/load.js";
 import { DRIVERS } from "../drivers/registry.js";
 import { devices } from "./commands/devices.js";
+import { discover } from "./commands/discover.js";
 import { outbox } from "./commands/outbox.js";
 import { probe } from "./commands/probe.js";
 import { status } from "./commands/status.js";
@@ -41,6 +42,9 @@ Usage:
   campus-agent probe DEVICE [--timeout-s S] [--standalone] [--json] [--socket PATH]
                                        poll one device now, step by step with timings, raw answers and the
                                        decoded reading; publishes nothing (agent running or stopped)
+  campus-agent discover [--standalone] [--json] [--socket PATH]
+                                       what answers on the campus (ONVIF WS-Discovery, Modbus unit-id scans)
+                                       against the config: unknown devices, configured devices not found
   campus-agent outbox [--export FILE|-] [--class alarm|event|telemetry] [--max-age-s 60] [--json] [--db PATH]
                                        what is waiting to be sent, read from the outbox file (agent running or not)
   campus-agent watch [--telemetry] [--count N] [--json] [--socket PATH]
@@ -149,6 +153,26 @@ ${SOCKET_HELP}
 
 Exit codes: 0 the device answered and is well; 1 it failed or is degraded, or the agent could not
 be asked (permission); 2 unknown device, or a usage or config error.`,
+  discover: `Usage: campus-agent discover [--standalone] [--json] [--socket PATH] [--config FILE]
+
+What answers on the campus, against the config (the config's discovery: section says where to look):
+- ONVIF cameras: a WS-Discovery Probe by multicast, and by unicast to discovery.onvif.targets and to
+  every configured camera's address (multicast rarely crosses VLANs); with discovery.onvif.identify
+  credentials, each camera found is asked its make, model, serial and firmware.
+- Modbus: every endpoint the config names (door controllers, I/O modules), each unit id of
+  discovery.modbus.units (default 1-247) read once, briefly; on a serial line one at a time,
+  between the agent's polls. A device answering every unit id is one device that ignores it.
+Then: devices found and configured; unknown devices (found, not in the config); configured devices
+not found, with why and their state as the agent polls them. Nothing is published.
+When the agent runs, discovery goes through it (its drivers: a serial line stays its own);
+when it does not answer on its socket, the CLI scans with drivers of its own.
+
+  --standalone    do not ask the agent, even when it runs (not for serial lines the agent holds)
+  --json          the outcome as one JSON object, with "ok"
+${SOCKET_HELP}
+
+Exit codes: 0 everything found is configured and everything configured was found; 1 an unknown
+device, a configured one not found, or a scan that failed; 2 usage or config error.`,
   outbox: `Usage: campus-agent outbox [--export FILE|-] [--class alarm|event|telemetry] [--max-age-s 60] [--json]
                             [--config FILE] [--db PATH]
 
@@ -293,6 +317,15 @@ async function main(argv: string[]): Promise<number> {
         process.stdout,
         process.stderr,
       );
+    }
+    case "discover": {
+      const foreign = foreignOptions(values, ["socket", "standalone"]);
+      if (foreign.length > 0) return usage(`discover takes no ${foreign.map((o) => `--${o}`).join(", ")}; see campus-agent discover --help`);
+      if (sub !== undefined) return usage(`discover takes no argument, got ${JSON.stringify(sub)}; see campus-agent discover --help`);
+      const loaded = load(configFile);
+      if (typeof loaded === "number") return loaded;
+      const socket = values.socket ?? (loaded.config.control.enabled ? loaded.config.control.socket : undefined);
+      return discover({ json: values.json === true, socket, standalone: values.standalone === true, loaded, drivers: DRIVERS }, process.stdout, process.stderr);
     }
     case "watch": {
       if (sub !== undefined) return usage(`watch takes no argument, got ${JSON.stringify(sub)}; see campus-agent watch --help`);

@@ -25,6 +25,7 @@ import {
   type TestAlarmResult,
 } from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
+import { type DiscoveryReport, runDiscovery } from "./discovery.js";
 import type { DeviceInfo, Messages } from "./messages.js";
 import type { Outbox } from "./outbox/types.js";
 import { probeDevice, type ProbeResult } from "./probe.js";
@@ -350,6 +351,21 @@ export class DeviceManager {
       log: this.deps.log.child({ device: deviceId, probe: true }),
       clock: this.deps.clock,
     });
+  }
+
+  /** `campus-agent discover`: what answers on the campus against `config`'s devices, through these drivers (agent/discovery.ts). */
+  discover(config: Config, signal?: AbortSignal): Promise<DiscoveryReport> {
+    const deps = {
+      config,
+      driverFor: (kind: string) => this.driverFor(kind),
+      log: this.deps.log.child({ module: "discovery" }),
+      clock: this.deps.clock,
+      statusOf: (id: string) => {
+        const s = this.deps.status.get(id);
+        return s && { state: s.state, reason: s.reason };
+      },
+    };
+    return signal === undefined ? runDiscovery(deps) : runDiscovery(deps, signal);
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,9 @@
 import { validate as validateCron } from "node-cron";
 import { z } from "zod";
 import type { DriverFactory } from "../drivers/contract.js";
+import { parseUnitList } from "../drivers/modbus/discover.js";
 import { PROFILE_NAME, type Profile, profileSchema } from "../drivers/modbus/profile.js";
+import { discoverParamsSchema } from "../drivers/onvif/discovery.js";
 import { BUILTIN_PROFILE_NAMES, unknownProfileMessage } from "../drivers/modbus/profiles/index.js";
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -159,6 +161,32 @@ export const controlSchema = z.strictObject({
     ),
 });
 
+/**
+ * `campus-agent discover` (and the reconciliation of issue 7's asset
+ * register): where to look for devices, against the configured ones.
+ */
+export const discoverySchema = z.strictObject({
+  onvif: discoverParamsSchema
+    .extend({ enabled: z.boolean().default(true).describe("Look for ONVIF cameras (WS-Discovery).") })
+    .default(discoverParamsSchema.extend({ enabled: z.boolean().default(true) }).parse({}))
+    .describe("ONVIF WS-Discovery: the multicast Probe, and a unicast Probe to `targets` and to every configured camera's address."),
+  modbus: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe("Scan the unit ids of every Modbus endpoint the config names (door controllers, I/O modules)."),
+      units: z
+        .string()
+        .default("1-247")
+        .superRefine((spec, ctx) => {
+          const r = parseUnitList(spec);
+          if (!r.ok) ctx.addIssue({ code: "custom", message: r.problem });
+        })
+        .describe('Unit ids to try on each endpoint: "1-247", "1-16,100". One short read each; on a serial line one at a time, between polls.'),
+      timeout_ms: z.int().min(20).max(5000).default(300).describe("How long each unit id may take to answer."),
+    })
+    .default({ enabled: true, units: "1-247", timeout_ms: 300 }),
+});
+export type DiscoveryConfig = z.output<typeof discoverySchema>;
+
 const cronExpr = z.string().refine((s) => validateCron(s), { error: "expected a cron expression (5 or 6 fields)" });
 
 export function buildConfigSchema(drivers: readonly DriverFactory[]) {
@@ -204,6 +232,7 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
           cron: cronExpr.default("0 15 */6 * * *").describe("When drivers re-read device identity (node-cron, seconds field allowed)."),
         })
         .default({ cron: "0 15 */6 * * *" }),
+      discovery: discoverySchema.default(discoverySchema.parse({})),
       log: z
         .strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") })
         .default({ level: "info" }),

@@ -22,6 +22,7 @@
  * the previous ones (PollContext.memory, kept by the agent across restarts)
  * and the Reading carries the events found and the new memory.
  */
+import { discoverUnits } from "./discover.js";
 import { defineDriver, type Identity, type MetricValue, type Reading, type ReasonCode } from "../contract.js";
 import { doorSnapshot, evaluateDoor, parseDoorMemory } from "./door-events.js";
 import { identityOf as identityOfPoints, identityProfile } from "./identity.js";
@@ -65,6 +66,8 @@ export const modbusDoorDriver = defineDriver({
         const r = await readDevice(endpoints, device.id, o, cut, ctx.signal);
         return identityOfPoints(r.points, profile);
       },
+      // campus-agent discover: the unit ids that answer behind one endpoint, on this driver's connections.
+      discover: (ctx, params) => discoverUnits(endpoints, ctx, params),
       forget: (deviceId) => {
         void endpoints.release(deviceId);
       },

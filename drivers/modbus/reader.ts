@@ -139,7 +139,7 @@ export interface ScanResult {
   unit: number;
   /** Something answered for this unit id: data or an exception 01-06. */
   present: boolean;
-  /** Why not present, or the exception a present unit answered. */
+  /** Why not present, or the exception a present unit answered ("exception 02"). */
   reason?: string;
 }
 
@@ -169,7 +169,9 @@ export async function scanUnits(
         } catch (e) {
           const err = toModbusError(e, transport.key);
           if (signal.aborted) throw err;
-          if (err.exception !== undefined && err.exception <= 0x06) return { unit, present: true, reason: err.code };
+          if (err.exception !== undefined && err.exception <= 0x06) {
+            return { unit, present: true, reason: `exception ${err.exception.toString(16).toUpperCase().padStart(2, "0")}` };
+          }
           if (err.code === "timeout" || err.code === "gateway_path" || err.code === "gateway_target") return { unit, present: false, reason: err.code };
           throw err;
         }

@@ -11,6 +11,7 @@
  * answering goes offline through the status model (supervision of the
  * receiver's link), like any device.
  */
+import { discoverUnits } from "../modbus/discover.js";
 import { randomUUID } from "node:crypto";
 import { DriverError, defineDriver, type MetricValue, type ReasonCode } from "../contract.js";
 import { profileOf } from "../modbus/options.js";
@@ -93,6 +94,8 @@ export const panicContactsDriver = defineDriver({
           ],
         };
       },
+      // campus-agent discover: the unit ids that answer behind one endpoint, on this driver's connections.
+      discover: (ctx, params) => discoverUnits(endpoints, ctx, params),
       forget: (deviceId) => {
         void endpoints.release(deviceId);
       },
