@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import type { z } from "zod";
 import type { DriverFactory } from "../drivers/contract.js";
 import { describeIssue, formatPath, type Path, show } from "./messages.js";
 import { buildConfigSchema, type Config } from "./schema.js";
@@ -21,7 +22,9 @@ export interface ConfigProblem {
 
 /** Invalid config: every problem found, one per line of the message as `<file>:<line>:<col> <path>: <message>`. */
 export class ConfigError extends Error {
-  override readonly name = "ConfigError";
+  override readonly name: string = "ConfigError";
+  /** What the file holds, for the header of formatProblems(); subclasses for other files (PolicyError) say theirs. */
+  readonly subject: string = "configuration";
   readonly problems: ConfigProblem[];
   readonly file: string;
   constructor(file: string, problems: ConfigProblem[]) {
@@ -52,17 +55,11 @@ export interface ParseOptions {
 /** A report for a person: a header, then one problem per line. */
 export function formatProblems(err: ConfigError): string {
   const n = err.problems.length;
-  return `Invalid configuration in ${err.file} (${n} problem${n === 1 ? "" : "s"}):\n${err.message}`;
+  return `Invalid ${err.subject} in ${err.file} (${n} problem${n === 1 ? "" : "s"}):\n${err.message}`;
 }
 
 export function loadConfigFile(file: string, opts: { drivers: readonly DriverFactory[]; env?: NodeJS.ProcessEnv }): LoadedConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError(file, [{ path: "", message: `cannot read ${resolve(file)}: ${errorCode(e)}` }]);
-  }
-  return parseConfig(text, { file, ...opts });
+  return parseConfig(readYamlFile(file), { file, ...opts });
 }
 
 export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
@@ -70,52 +67,12 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
   const dir = dirname(file);
   const readFile = opts.readFile ?? ((p: string) => readFileSync(p, "utf8"));
   const env = opts.env ?? process.env;
-
-  const lineCounter = new LineCounter();
-  // prettyErrors off: its messages quote the source line, which may hold a secret.
-  // uniqueKeys off: duplicates are found below, where their path is known.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, logLevel: "silent" });
-  const at = (offset: number | undefined) => {
-    if (offset === undefined) return {};
-    const { line, col } = lineCounter.linePos(offset);
-    return { line, column: col };
-  };
-  const fail = (problems: ConfigProblem[]): never => {
-    throw new ConfigError(opts.file, sortProblems(problems));
-  };
-
-  const yamlProblems = [...doc.errors, ...doc.warnings].map((e) => ({ path: "", message: e.message, ...at(e.pos[0]) }));
-  if (doc.errors.length > 0) fail(yamlProblems);
-  if (doc.contents === null) {
-    fail([{ path: "", message: "the file is empty: expected a mapping with at least campus.id and gateway.id", line: 1, column: 1 }]);
-  }
-  if (!isMap(doc.contents)) {
-    const got = isSeq(doc.contents) ? "a list" : show(doc.toJS());
-    fail([{ path: "", message: `expected a mapping (key: value) at the top level, got ${got}`, ...at(doc.contents?.range?.[0]) }]);
-  }
-
-  const problems: ConfigProblem[] = [...yamlProblems];
-  const problemAt = (path: Path, message: string, offset: number | undefined) => {
-    problems.push({ path: formatPath(path), message, ...at(offset) });
-  };
-  const problem = (path: Path, message: string, atKey = false) => problemAt(path, message, locate(doc, path, atKey));
-  findKeyProblems(doc.contents, [], problemAt, (offset) => lineCounter.linePos(offset).line);
-
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    // Only an alias bomb gets here (yaml's guard against resource exhaustion).
-    fail([...problems, { path: "", message: e instanceof Error ? e.message : String(e) }]);
-  }
-
   const schema = buildConfigSchema(opts.drivers);
-  const parsed = schema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      for (const p of describeIssue(issue, schema, raw)) problem(p.path, p.message, p.atKey);
-    }
-  }
+  const { raw, parsed, problems, problem, fail } = checkYaml(text, {
+    file: opts.file,
+    schema,
+    empty: "the file is empty: expected a mapping with at least campus.id and gateway.id",
+  });
 
   // Files and variables are checked even when the schema failed, so that one
   // run lists them too; a path that already has a problem is not checked again.
@@ -150,7 +107,7 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
     if (checkable(["broker", "tls", key], tls[key])) tryRead(["broker", "tls", key], tls[key]);
   }
 
-  if (problems.length > 0 || !parsed.success) return fail(problems);
+  if (problems.length > 0 || !parsed.success) return fail();
   const config = parsed.data;
   resolvePaths(config, dir);
   const socket = config.control.socket;
@@ -162,6 +119,92 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
 }
 
 const TLS_FILES = ["ca_file", "cert_file", "key_file"] as const;
+
+// ---------------------------------------------------------------- YAML files checked against a schema
+
+/** The error a loader throws: ConfigError, or a subclass that names another kind of file (agent/lifecycle's PolicyError). */
+export type ProblemsErrorClass = new (file: string, problems: ConfigProblem[]) => ConfigError;
+
+/** The text of a YAML file; a file that cannot be read is the one problem of an `error`. */
+export function readYamlFile(file: string, error: ProblemsErrorClass = ConfigError): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new error(file, [{ path: "", message: `cannot read ${resolve(file)}: ${errorCode(e)}` }]);
+  }
+}
+
+export interface CheckedYaml<T> {
+  /** The file as plain data, before the schema. */
+  raw: unknown;
+  parsed: z.ZodSafeParseResult<T>;
+  /** Every problem found so far (YAML warnings, duplicate keys, the schema's issues), each placed in the file. */
+  problems: ConfigProblem[];
+  /**
+   * Adds a problem at `path`, placed at its value, at its key (`atKey`, or
+   * when the value is a collection), or for a missing key at its nearest parent.
+   */
+  problem(path: Path, message: string, atKey?: boolean): void;
+  /** Throws every problem (and `extra`), in file order. */
+  fail(extra?: ConfigProblem[]): never;
+}
+
+/**
+ * Parses YAML whose top level is a mapping and checks it against `schema`,
+ * listing every problem with its path, line and column. A file that is not
+ * YAML, is `empty` (that message) or is not a mapping is thrown at once; the
+ * caller throws the rest with `fail()` after its own checks.
+ */
+export function checkYaml<S extends z.ZodType>(
+  text: string,
+  opts: { file: string; schema: S; empty: string; error?: ProblemsErrorClass },
+): CheckedYaml<z.output<S>> {
+  const error = opts.error ?? ConfigError;
+  const lineCounter = new LineCounter();
+  // prettyErrors off: its messages quote the source line, which may hold a secret.
+  // uniqueKeys off: duplicates are found below, where their path is known.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, logLevel: "silent" });
+  const at = (offset: number | undefined) => {
+    if (offset === undefined) return {};
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  const problems: ConfigProblem[] = [];
+  const fail = (extra: ConfigProblem[] = []): never => {
+    throw new error(opts.file, sortProblems([...problems, ...extra]));
+  };
+
+  const yamlProblems = [...doc.errors, ...doc.warnings].map((e) => ({ path: "", message: e.message, ...at(e.pos[0]) }));
+  if (doc.errors.length > 0) fail(yamlProblems);
+  if (doc.contents === null) fail([{ path: "", message: opts.empty, line: 1, column: 1 }]);
+  if (!isMap(doc.contents)) {
+    const got = isSeq(doc.contents) ? "a list" : show(doc.toJS());
+    fail([{ path: "", message: `expected a mapping (key: value) at the top level, got ${got}`, ...at(doc.contents?.range?.[0]) }]);
+  }
+  problems.push(...yamlProblems);
+
+  const problemAt = (path: Path, message: string, offset: number | undefined) => {
+    problems.push({ path: formatPath(path), message, ...at(offset) });
+  };
+  const problem = (path: Path, message: string, atKey = false) => problemAt(path, message, locate(doc, path, atKey));
+  findKeyProblems(doc.contents, [], problemAt, (offset) => lineCounter.linePos(offset).line);
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // Only an alias bomb gets here (yaml's guard against resource exhaustion).
+    fail([{ path: "", message: e instanceof Error ? e.message : String(e) }]);
+  }
+
+  const parsed = opts.schema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      for (const p of describeIssue(issue, opts.schema, raw)) problem(p.path, p.message, p.atKey);
+    }
+  }
+  return { raw, parsed, problems, problem, fail };
+}
 
 /** The longest Unix socket path Linux binds (sun_path without its NUL). */
 export const MAX_SOCKET_PATH = 107;
