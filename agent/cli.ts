@@ -39,7 +39,7 @@ Usage:
                                        the running agent at a glance: broker, outbox, devices, last errors
   campus-agent devices [--status online|degraded|offline|unknown] [--kind K] [--building B] [--json] [--socket PATH]
                                        one row per device: state and reason, last seen, response time, firmware
-  campus-agent probe DEVICE [--timeout-s S] [--standalone] [--json] [--socket PATH]
+  campus-agent probe DEVICE [--timeout-s S] [--raw] [--standalone] [--json] [--socket PATH]
                                        poll one device now, step by step with timings, raw answers and the
                                        decoded reading; publishes nothing (agent running or stopped)
   campus-agent discover [--standalone] [--json] [--socket PATH]
@@ -135,7 +135,7 @@ ${SOCKET_HELP}
 
 Runs until Ctrl-C (or --count). Exit codes: 0 stopped; 1 the broker cannot be reached, refuses
 the subscription or drops the connection; 2 usage or config error.`,
-  probe: `Usage: campus-agent probe DEVICE [--timeout-s S] [--standalone] [--json] [--socket PATH] [--config FILE]
+  probe: `Usage: campus-agent probe DEVICE [--timeout-s S] [--raw] [--standalone] [--json] [--socket PATH] [--config FILE]
 
 Poll one device now, step by step: each step (connect, authenticate, each call or register read)
 with its time, whether it worked, the raw answer and what it means; then the decoded reading
@@ -147,8 +147,10 @@ its own, built from the config file.
 
   --timeout-s S   deadline of the poll, and of the identity read (default: the device's poll
                   timeout; at most 60)
+  --raw           show every raw answer in full (SOAP bodies too); without it, only short ones
+                  (register words, status lines) are shown
   --standalone    do not ask the agent, even when it runs (not for serial devices the agent holds)
-  --json          the outcome as one JSON object, with "ok"
+  --json          the outcome as one JSON object, with "ok" (raw answers up to 4096 characters each)
 ${SOCKET_HELP}
 
 Exit codes: 0 the device answered and is well; 1 it failed or is degraded, or the agent could not
@@ -228,6 +230,7 @@ async function main(argv: string[]): Promise<number> {
       db: { type: "string" },
       "max-age-s": { type: "string" },
       standalone: { type: "boolean" },
+      raw: { type: "boolean" },
     },
   });
   if (values.version) {
@@ -293,7 +296,7 @@ async function main(argv: string[]): Promise<number> {
       return devices({ socket, json, filter }, process.stdout, process.stderr);
     }
     case "probe": {
-      const foreign = foreignOptions(values, ["socket", "timeout-s", "standalone"]);
+      const foreign = foreignOptions(values, ["socket", "timeout-s", "standalone", "raw"]);
       if (foreign.length > 0) return usage(`probe takes no ${foreign.map((o) => `--${o}`).join(", ")}; see campus-agent probe --help`);
       if (sub === undefined) return usage("probe needs the id of a device (campus-agent devices lists them)");
       if (arg !== undefined) return usage(`probe takes one device, got ${JSON.stringify(arg)} too`);
@@ -311,6 +314,7 @@ async function main(argv: string[]): Promise<number> {
           timeoutMs: timeout === undefined ? undefined : Math.round(Number(timeout) * 1000),
           socket,
           standalone: values.standalone === true,
+          raw: values.raw === true,
           loaded,
           drivers: DRIVERS,
         },

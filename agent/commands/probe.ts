@@ -27,13 +27,19 @@ export interface ProbeArgs {
   socket?: string | undefined;
   /** Do not ask the agent, even when it runs. */
   standalone: boolean;
+  /** Show every raw answer in the text output, long ones too. */
+  raw?: boolean;
   /** The config, for a standalone probe. */
   loaded: LoadedConfig;
   drivers: readonly DriverFactory[];
 }
 
-/** Raw answers longer than this are cut in the text output (--json has them whole, up to agent/probe.ts's limit). */
-const TEXT_RAW_CHARS = 600;
+/**
+ * Raw answers up to this long are shown under their step (register words,
+ * status lines); longer ones (SOAP envelopes) only with --raw, so that a
+ * probe reads well over a slow SSH session. --json has them all.
+ */
+const SHORT_RAW_CHARS = 160;
 
 export async function probe(args: ProbeArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let fallback: string | undefined;
@@ -69,7 +75,7 @@ export async function probe(args: ProbeArgs, out: NodeJS.WritableStream, err: No
 
 function report(r: ProbeResult & { agent?: Record<string, unknown> }, fallback: string | undefined, args: ProbeArgs, out: NodeJS.WritableStream): number {
   const ok = probeOk(r);
-  out.write(args.json ? `${JSON.stringify({ ok, ...r, ...(fallback !== undefined ? { fallback } : {}) })}\n` : renderProbe(r, fallback));
+  out.write(args.json ? `${JSON.stringify({ ok, ...r, ...(fallback !== undefined ? { fallback } : {}) })}\n` : renderProbe(r, fallback, args.raw === true));
   return ok ? 0 : 1;
 }
 
@@ -78,7 +84,7 @@ export function probeOk(r: ProbeResult): boolean {
   return r.poll.ok && r.poll.reading?.health === "ok" && (r.identify === undefined || r.identify.ok);
 }
 
-export function renderProbe(r: ProbeResult & { agent?: Record<string, unknown> }, fallback?: string): string {
+export function renderProbe(r: ProbeResult & { agent?: Record<string, unknown> }, fallback?: string, raw = false): string {
   const lines: string[] = [];
   const pid = r.agent?.pid;
   const how =
@@ -87,7 +93,7 @@ export function renderProbe(r: ProbeResult & { agent?: Record<string, unknown> }
       : `with a driver of its own (the agent was not asked${fallback !== undefined ? `: ${fallback}` : ""})`;
   lines.push(`probe ${r.device} (${r.kind}) ${how}; deadline ${r.timeout_ms} ms; nothing is published`);
   lines.push("");
-  lines.push(...renderCall("poll", r.poll));
+  lines.push(...renderCall("poll", r.poll, raw));
   const reading = r.poll.reading;
   if (reading !== undefined) {
     const rt = `answered in ${reading.response_time_ms} ms`;
@@ -107,7 +113,7 @@ export function renderProbe(r: ProbeResult & { agent?: Record<string, unknown> }
   }
   if (r.identify !== undefined) {
     lines.push("");
-    lines.push(...renderCall("identify", r.identify));
+    lines.push(...renderCall("identify", r.identify, raw));
     if (r.identify.identity !== undefined) lines.push(`  => ${identityLine(r.identify.identity)}`);
   }
   lines.push("");
@@ -115,7 +121,7 @@ export function renderProbe(r: ProbeResult & { agent?: Record<string, unknown> }
   return `${lines.join("\n")}\n`;
 }
 
-function renderCall(name: string, c: ProbeCall): string[] {
+function renderCall(name: string, c: ProbeCall, all: boolean): string[] {
   const lines = [`${name}: ${c.ok ? "ok" : "FAILED"} in ${c.ms} ms`];
   if (c.steps.length > 0) {
     const rows: string[][] = [];
@@ -125,7 +131,7 @@ function renderCall(name: string, c: ProbeCall): string[] {
     lines.push(t[0] ?? "");
     c.steps.forEach((s, i) => {
       lines.push(t[i + 1] ?? "");
-      if (s.raw !== undefined) lines.push(...rawLines(s));
+      if (s.raw !== undefined) lines.push(...rawLines(s, all));
     });
   }
   if (c.steps_cut > 0) lines.push(`  (${c.steps_cut} more steps not kept)`);
@@ -133,14 +139,13 @@ function renderCall(name: string, c: ProbeCall): string[] {
   return lines;
 }
 
-function rawLines(s: TraceStep): string[] {
+function rawLines(s: TraceStep, all: boolean): string[] {
   const raw = s.raw ?? "";
-  const cut = raw.length > TEXT_RAW_CHARS ? `${raw.slice(0, TEXT_RAW_CHARS)}… (${raw.length} characters; --json shows more)` : raw;
-  return cut
+  if (!all && raw.length > SHORT_RAW_CHARS) return [`      raw: ${raw.length} characters (--raw shows them)`];
+  return raw
     .replace(/\r/g, "")
     .split("\n")
     .filter((l) => l.trim() !== "")
-    .slice(0, 12)
     .map((l, i) => `${i === 0 ? "      raw: " : "           "}${l.trim()}`);
 }
 

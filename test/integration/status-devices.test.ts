@@ -1,5 +1,5 @@
 /**
- * `campus-agent status` and `campus-agent devices` as a technician runs them:
+ * `campus-agent status`, `devices`, `probe` and `discover` as a technician runs them:
  * the built CLI, a separate process, against the demo campus (the built
  * agent, another process, reached through its control socket in the demo's
  * data folder), then against an agent that has stopped.
@@ -18,9 +18,12 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import type { DevicesView, StatusView } from "../../agent/control/views.js";
+import type { DiscoveryReport } from "../../agent/discovery.js";
 import { VERSION } from "../../agent/version.js";
 import { DEMO_CAMERA_PASSWORD, DEMO_CAMERAS, DEMO_DEVICES, DEMO_DOORS } from "../../scripts/sim/demo-campus.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
+import { startModbusSim } from "../../scripts/sim/modbus-server.js";
+import { startNetDevice } from "../../scripts/sim/netdevice.js";
 import { CLI, startAgent } from "./helpers/agent-process.js";
 
 /** Run the CLI without blocking this process. */
@@ -33,6 +36,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
+const DEMO_CONFIG = join(import.meta.dirname, "..", "..", "config", "demo.yaml");
 const serialDoors = DEMO_DOORS.filter((d) => d.link.transport === "rtu").map((d) => d.id);
 const cameraIds = DEMO_CAMERAS.map((d) => d.id);
 
@@ -186,6 +190,56 @@ describe("campus-agent status and devices on the demo campus", () => {
     expect(r.stdout).toContain("\n    GetDeviceInformation: credentials refused");
     expect(r.stdout).not.toContain(DEMO_CAMERA_PASSWORD);
   });
+
+  it("probe shows each ONVIF call of a camera with its time and meaning, the decoded reading and the identity read, through the running agent", async () => {
+    const r = await cli(["probe", "cam-main-entrance", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^probe cam-main-entrance \(onvif\) through the running agent \(pid \d+\); deadline 8000 ms; nothing is published\n/);
+    const steps = [...r.stdout.matchAll(/^ {2}(Get\w+|GET \S+ → \d+) +[\d.]+ +ok +/gm)].map((m) => m[1]);
+    expect(steps).toEqual(["GetSystemDateAndTime", "GetDeviceInformation", "GetProfiles", "GetStreamUri", "GetSnapshotUri", expect.stringMatching(/^GET \/onvif\/snapshot\?profile=Profile_1 → 200$/), "GetSystemDateAndTime", "GetDeviceInformation"]);
+    expect(r.stdout).toMatch(/\n {2}GetDeviceInformation +[\d.]+ +ok +Lumen Optics LX-4410, firmware 7\.4\.1, serial \S+/);
+    expect(r.stdout).toMatch(/\n {6}raw: \d+ characters \(--raw shows them\)\n/);
+    expect(r.stdout).toMatch(/\n {2}=> online, answered in [\d.]+ ms\n {2}metrics:\n/);
+    expect(r.stdout).toContain("\n  => manufacturer Lumen Optics, model LX-4410, serial ");
+    expect(r.stdout.endsWith("\nOK\n")).toBe(true);
+    const raw = await cli(["probe", "cam-main-entrance", "--raw", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    expect(raw.stdout).toMatch(/\n {6}raw: <\?xml version="1\.0" encoding="UTF-8"\?>\n {11}<env:Envelope [^\n]*<tds:Manufacturer>Lumen Optics<\/tds:Manufacturer>/);
+  });
+
+  it("probe --json of a door on the RS-485 line that has no serial port gives the failed step and exit 1; of a camera refusing its password, degraded with the reason", async () => {
+    const door = await cli(["probe", serialDoors[0] ?? "", "--json", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    expect(door.code).toBe(1);
+    const outcome = JSON.parse(door.stdout) as { ok: boolean; via: string; poll: { ok: boolean; error: { code: string; message: string } } };
+    expect(outcome).toMatchObject({ ok: false, via: "agent", poll: { ok: false } });
+    expect(outcome.poll.error.message).toMatch(/rs485-a/);
+    const cam = await cli(["probe", "cam-library", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    expect(cam.code).toBe(1);
+    expect(cam.stdout).toMatch(/\n {2}GetDeviceInformation +[\d.]+ +FAILED +credentials refused/);
+    expect(cam.stdout).toMatch(/\nPROBLEM: the device is degraded: auth \(/);
+    expect(cam.stdout).not.toContain(DEMO_CAMERA_PASSWORD);
+  });
+
+  it("discover finds the six cameras by WS-Discovery with what they say of themselves and the Modbus units behind each endpoint, against the config", async () => {
+    const r = await cli(["discover", "--json", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    const report = JSON.parse(r.stdout) as DiscoveryReport & { ok: boolean; via: string };
+    expect(report.via).toBe("agent");
+    const onvif = report.scans.find((s) => s.kind === "onvif");
+    expect(onvif).toMatchObject({ ok: true, target: "WS-Discovery: unicast to 21 addresses on udp 3702" });
+    const cams = report.found.filter((f) => f.kind === "onvif");
+    expect(cams.map((f) => f.configured[0])).toEqual(cameraIds);
+    expect(cams[0]?.identity).toMatchObject({ manufacturer: "Lumen Optics", model: "LX-4410", firmware: "7.4.1" });
+    // The TCP doors and the gym's I/O module answer their unit ids; the RS-485 line has no port without socat.
+    const tcpDoors = DEMO_DOORS.filter((d) => d.link.transport !== "rtu").map((d) => d.id);
+    for (const id of [...tcpDoors, "panic-rx-c-gym"]) expect(report.found.some((f) => f.configured.includes(id))).toBe(true);
+    expect(report.not_found.map((n) => n.id)).toEqual(serialDoors);
+    expect(report.not_found[0]?.status?.state).toBe("offline");
+    expect(report.scans.filter((s) => !s.ok).map((s) => s.target)).toEqual([expect.stringMatching(/^rtu:.*rs485-a units 1-8$/)]);
+    expect(r.code).toBe(1);
+    const text = await cli(["discover", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    expect(text.stdout).toMatch(/\n {2}cam-main-entrance +onvif +127\.77\.1\.10 +Lumen Optics LX-4410 serial \S+ firmware 7\.4\.1\n/);
+    expect(text.stdout).toMatch(/\nConfigured, not found \(2\)\n/);
+  });
 });
 
 describe("campus-agent status and devices against an agent that stops", () => {
@@ -223,5 +277,44 @@ describe("campus-agent status and devices against an agent that stops", () => {
     const devices = await cli(["devices", "--json", "--config", file]);
     expect(devices.code).toBe(1);
     expect(JSON.parse(devices.stdout)).toEqual({ ok: false, error: { code: "not_running", message: expect.stringMatching(/is the agent running\?/) as unknown } });
+  });
+
+  it("probe and discover work without the agent too, with drivers of their own, and say so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "stopped-probe-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const device = await startNetDevice({});
+    cleanups.push(() => device.close());
+    const door = await startModbusSim({ units: [1, 4] });
+    cleanups.push(() => door.close());
+    const file = join(dir, "config.yaml");
+    writeFileSync(
+      file,
+      stringify({
+        campus: { id: "lincoln" },
+        gateway: { id: "gw-1" },
+        outbox: { path: "outbox.db" },
+        discovery: { onvif: { enabled: false }, modbus: { units: "1-4", timeout_ms: 100 } },
+        devices: [
+          { id: "intercom", kind: "reachability", category: "safety-critical", options: { host: device.host, port: device.port } },
+          { id: "door-1", kind: "modbus-door", category: "safety-critical", options: { transport: "tcp", host: "127.0.0.1", port: door.tcpPort, unit_id: 1, profile: "generic-door" } },
+        ],
+      }),
+    );
+    const probe = await cli(["probe", "intercom", "--config", file]);
+    expect(probe.code).toBe(0);
+    expect(probe.stdout).toMatch(/^probe intercom \(reachability\) with a driver of its own \(the agent was not asked: no control socket at .*\); deadline \d+ ms; nothing is published\n/);
+    expect(probe.stdout).toMatch(/\n {2}tcp connect 127\.0\.0\.1:\d+ +[\d.]+ +ok +/);
+    const found = await cli(["discover", "--json", "--config", file]);
+    expect(found.code).toBe(1);
+    expect(JSON.parse(found.stdout)).toMatchObject({
+      ok: false,
+      via: "standalone",
+      found: [
+        { kind: "modbus", address: `tcp://127.0.0.1:${String(door.tcpPort)} unit 1`, configured: ["door-1"] },
+        { kind: "modbus", address: `tcp://127.0.0.1:${String(door.tcpPort)} unit 4`, configured: [] },
+      ],
+      unknown: [{ address: `tcp://127.0.0.1:${String(door.tcpPort)} unit 4` }],
+      not_found: [],
+    });
   });
 });
