@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, formatProblems, type LoadedConfig, loadConfigFile } from "../config/load.js";
 import { DRIVERS } from "../drivers/registry.js";
+import { bundle } from "./commands/bundle.js";
 import { devices } from "./commands/devices.js";
 import { discover } from "./commands/discover.js";
 import { outbox } from "./commands/outbox.js";
@@ -50,6 +51,9 @@ Usage:
   campus-agent watch [--telemetry] [--count N] [--json] [--socket PATH]
                                        follow the campus live: gateway status and events, device status
                                        changes, events and alarms, as the broker delivers them
+  campus-agent bundle [--output FILE] [--json] [--socket PATH] [--db PATH]
+                                       one archive for support: config without secrets, status, devices,
+                                       outbox, logs, versions (agent running or not)
   campus-agent COMMAND --help          more on one command
   campus-agent --version
 
@@ -197,6 +201,29 @@ Telemetry the agent has not flushed yet (outbox.flush_interval_ms) is not in the
 Exit codes: 0 nothing has waited longer than --max-age-s and nothing was dropped (an export: written);
 1 an older backlog or drops (listed), or the file cannot be read (missing, permission); 2 usage or
 config error.`,
+  bundle: `Usage: campus-agent bundle [--output FILE] [--json] [--socket PATH] [--db PATH] [--config FILE]
+
+Write one archive (.tar.gz, mode 0600) for support, without disturbing the agent (its control
+socket, and the outbox file read-only): README.txt (what each file is, when and where it was
+made, what could not be gathered), config.yaml (the config file with every secret replaced by
+[REDACTED]), config-check.txt, status.json and devices.json (as --json prints them), outbox.json,
+logs/ (the agent's last warnings and errors; journalctl -u campus-agent -n 2000 where there is a
+journal), versions.json (agent, Node.js, OS, kernel, SQLite, dependencies; the config's hash).
+Secrets: values under a key that names one (password, key, token…) and URL passwords are replaced
+in config.yaml, keeping *_env and *_file (they name where the secret is); then every secret the
+config holds or names (read from its variables and files) is removed from every file.
+
+  --output FILE   the archive, or a folder to put it in; default
+                  campus-agent-bundle-<gateway>-<UTC time>.tar.gz in the current folder
+  --json          a summary of what was written as one JSON object: path, files, problems
+  --socket PATH   the running agent's control socket; default: the config file's control.socket
+  --db PATH       the outbox file; default: the config file's outbox.path
+  --config FILE   the config file; default $CAMPUS_AGENT_CONFIG, else ${DEFAULT_CONFIG}
+
+Exit codes: 0 written, everything gathered; 1 written but something could not be gathered (the
+agent not answering, the outbox or journal unreadable: listed), or not written; 2 usage error, or
+the config cannot be read or is invalid (an invalid config is still bundled, its problems in
+config-check.txt).`,
 };
 
 /** Options each of the read-only commands accepts, besides --help, --config, --socket and --json. */
@@ -229,6 +256,7 @@ async function main(argv: string[]): Promise<number> {
       class: { type: "string" },
       db: { type: "string" },
       "max-age-s": { type: "string" },
+      output: { type: "string" },
       standalone: { type: "boolean" },
       raw: { type: "boolean" },
     },
@@ -389,6 +417,18 @@ async function main(argv: string[]): Promise<number> {
         process.stdout,
         process.stderr,
       );
+    }
+    case "bundle": {
+      const foreign = foreignOptions(values, ["output", "socket", "db"]);
+      if (foreign.length > 0) return usage(`bundle takes no ${foreign.map((o) => `--${o}`).join(", ")}; see campus-agent bundle --help`);
+      if (sub !== undefined) return usage(`bundle takes no argument, got ${JSON.stringify(sub)}; see campus-agent bundle --help`);
+      for (const o of ["output", "socket", "db"] as const) if (values[o] === "") return usage(`--${o} expects a path`);
+      const paths = {
+        ...(values.output !== undefined ? { output: values.output } : {}),
+        ...(values.socket !== undefined ? { socket: values.socket } : {}),
+        ...(values.db !== undefined ? { db: values.db } : {}),
+      };
+      return bundle({ configFile, json: values.json === true, drivers: DRIVERS, ...paths }, process.stdout, process.stderr);
     }
     default:
       return usage(`unknown command ${JSON.stringify(command)}`);
