@@ -12,11 +12,14 @@
  * are fixed facts too.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
+import { extract } from "tar";
+import type { BundleSummary } from "../../agent/commands/bundle.js";
 import type { DevicesView, StatusView } from "../../agent/control/views.js";
 import type { DiscoveryReport } from "../../agent/discovery.js";
 import { VERSION } from "../../agent/version.js";
@@ -239,6 +242,34 @@ describe("campus-agent status and devices on the demo campus", () => {
     const text = await cli(["discover", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     expect(text.stdout).toMatch(/\n {2}cam-main-entrance +onvif +127\.77\.1\.10 +Lumen Optics LX-4410 serial \S+ firmware 7\.4\.1\n/);
     expect(text.stdout).toMatch(/\nConfigured, not found \(2\)\n/);
+  });
+
+  it("bundle writes the demo's support archive: its status and its 26 devices from the running agent, the outbox, and not the cameras' password", async () => {
+    const out = mkdtempSync(join(tmpdir(), "demo-bundle-"));
+    try {
+      const r = await new Promise<{ code: number; stdout: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [CLI, "bundle", "--json", "--output", out, "--socket", demo.socket, "--db", join(demo.dir, "demo-outbox.db"), "--config", DEMO_CONFIG],
+          { encoding: "utf8", timeout: 60_000, env: { ...process.env, CAMPUS_DEMO_CAMERA_PASSWORD: DEMO_CAMERA_PASSWORD } },
+          (err, stdout) => resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : -1, stdout }),
+        );
+      });
+      const summary = JSON.parse(r.stdout) as BundleSummary;
+      expect(summary.files.map((f) => f.name)).toEqual(expect.arrayContaining(["config.yaml", "status.json", "devices.json", "outbox.json", "versions.json"]));
+      expect(summary.problems.filter((p) => !p.includes("journal"))).toEqual([]);
+      const dir = join(out, "x");
+      mkdirSync(dir, { recursive: true });
+      await extract({ file: summary.path, cwd: dir });
+      const root = join(dir, summary.folder);
+      const devices = JSON.parse(readFileSync(join(root, "devices.json"), "utf8")) as DevicesView;
+      expect(devices.devices.map((d) => d.id)).toEqual(DEMO_DEVICES.map((d) => d.id));
+      expect((JSON.parse(readFileSync(join(root, "status.json"), "utf8")) as StatusView).campus).toBe("demo-hs");
+      for (const f of summary.files) expect(readFileSync(join(root, f.name)).includes(DEMO_CAMERA_PASSWORD)).toBe(false);
+      expect(gunzipSync(readFileSync(summary.path)).includes(DEMO_CAMERA_PASSWORD)).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 
