@@ -47,7 +47,7 @@ export const modbusDoorDriver = defineDriver({
       poll: async (device, ctx) => {
         const o = device.options;
         const profile = profileOf(o);
-        const r = await readDevice(endpoints, device.id, o, profile, ctx.signal);
+        const r = await readDevice(endpoints, device.id, o, profile, ctx.signal, { trace: ctx.trace });
         const reading = toReading(r, profile);
         const { events, memory } = evaluateDoor(
           parseDoorMemory(ctx.memory),
@@ -63,7 +63,7 @@ export const modbusDoorDriver = defineDriver({
         const profile = profileOf(o);
         const cut = identityProfile(profile);
         if (cut === undefined) return identityOfPoints({}, profile);
-        const r = await readDevice(endpoints, device.id, o, cut, ctx.signal);
+        const r = await readDevice(endpoints, device.id, o, cut, ctx.signal, { trace: ctx.trace });
         return identityOfPoints(r.points, profile);
       },
       // campus-agent discover: the unit ids that answer behind one endpoint, on this driver's connections.

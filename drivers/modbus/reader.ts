@@ -12,12 +12,14 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { DriverError } from "../contract.js";
-import { type Banks, type DecodedPoint, decode, emptyBanks } from "./decode.js";
+import type { Trace } from "../trace.js";
+import { type Banks, type DecodedPoint, decode, decodePoint, emptyBanks } from "./decode.js";
 import { ModbusError, toModbusError } from "./errors.js";
 import { type PlanLimits, planReads, type ReadGroup } from "./plan.js";
 import type { Profile } from "./profile.js";
 import { endpointOf, type ModbusUnitOptions } from "./options.js";
 import type { EndpointPool, ModbusTransport } from "./transport.js";
+import { type DescribePoints, describePoints, failedReadStep, readStep } from "./trace.js";
 
 export interface ReadOptions {
   signal?: AbortSignal;
@@ -26,6 +28,10 @@ export interface ReadOptions {
   /** First wait after a busy answer. Default 100 ms. */
   busyBackoffMs?: number;
   limits?: PlanLimits;
+  /** A traced poll (`campus-agent probe`): each read reported as it ends, with its raw values and decoded points. */
+  trace?: Trace | undefined;
+  /** How a traced read's points are said; default describePoints ("door_position: closed, …"). */
+  describe?: DescribePoints | undefined;
 }
 
 export interface GroupTiming {
@@ -58,12 +64,19 @@ const UNIT_LEVEL = new Set(["timeout", "gateway_path", "gateway_target", "refuse
  * settings if it is the first there), then readUnit() under the poll's
  * signal. Whole-unit failures come out as DriverErrors with their reason.
  */
-export async function readDevice(pool: EndpointPool, deviceId: string, o: ModbusUnitOptions, profile: Profile, signal: AbortSignal): Promise<UnitReading> {
+export async function readDevice(
+  pool: EndpointPool,
+  deviceId: string,
+  o: ModbusUnitOptions,
+  profile: Profile,
+  signal: AbortSignal,
+  traced: Pick<ReadOptions, "trace" | "describe"> = {},
+): Promise<UnitReading> {
   if (signal.aborted) throw new DriverError("timeout", "deadline reached before the poll started", { cause: signal.reason });
   const settings = { timeoutMs: o.request_timeout_ms, maxInFlight: o.max_in_flight, closeAfterPoll: o.close_after_poll };
   const transport = pool.acquire(deviceId, endpointOf(o), settings);
   try {
-    return await readUnit(transport, o.unit_id, profile, { signal, busyRetries: o.busy_retries });
+    return await readUnit(transport, o.unit_id, profile, { signal, busyRetries: o.busy_retries, ...traced });
   } catch (e) {
     // The reader throws ModbusErrors (DriverErrors) for whole-unit failures: rethrown as they are.
     throw e instanceof DriverError ? e : toModbusError(e, transport.key);
@@ -77,24 +90,39 @@ export async function readUnit(transport: ModbusTransport, unit: number, profile
   const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal]);
   const raw = emptyBanks();
   let fatal: ModbusError | undefined;
+  const { trace } = opts;
+  // The transport reported a failed wait for the bus or connect: every read's failure follows from it.
+  let linkFailed = false;
+  const linkTrace: Trace | undefined =
+    trace &&
+    ((step) => {
+      linkFailed ||= !step.ok;
+      trace(step);
+    });
 
   const timings = await transport.withPoll(() =>
     Promise.all(
-      groups.map(async (group): Promise<GroupTiming> => {
+      groups.map(async (group, index): Promise<GroupTiming> => {
         const req = { unit, table: group.table, address: group.address, count: group.count };
         const retries = opts.busyRetries ?? 2;
         for (let attempt = 1; ; attempt++) {
           const t0 = performance.now();
           try {
-            const answer = await transport.read(req, { signal });
+            // The wait for the bus and the connect are the first read's to report: the others wait for it (see RequestOptions.trace).
+            const answer = await transport.read(req, { signal, trace: index === 0 && attempt === 1 ? linkTrace : undefined });
             store(raw, group, answer.values);
+            trace?.(readStep(req, answer.ms, answer.values, (opts.describe ?? describePoints)(pointsOf(profile, group, raw), profile)));
             return { group, ms: answer.ms, attempts: attempt };
           } catch (e) {
             const err = toModbusError(e, transport.key, req);
             const ms = performance.now() - t0;
-            if (err.code === "busy" && attempt <= retries && !signal.aborted) {
+            const retry = err.code === "busy" && attempt <= retries && !signal.aborted;
+            const backoffMs = (opts.busyBackoffMs ?? 100) * 2 ** (attempt - 1);
+            // Not a step of its own: a read cut short by another's failure (the poll is over), or after the link's.
+            if (!stop.signal.aborted && !linkFailed) trace?.(failedReadStep(req, ms, err, transport.key, retry ? backoffMs : undefined));
+            if (retry) {
               // §7 exception 06: "the client should retransmit the message later".
-              const waited = await sleep((opts.busyBackoffMs ?? 100) * 2 ** (attempt - 1), true, { signal }).catch(() => false);
+              const waited = await sleep(backoffMs, true, { signal }).catch(() => false);
               if (waited) continue;
             }
             if (stop.signal.aborted) return { group, ms, attempts: attempt, error: fatal ?? err };
@@ -115,6 +143,15 @@ export async function readUnit(transport: ModbusTransport, unit: number, profile
   if (errors.length === groups.length && errors.length > 0) throw errors[0];
   const { points, missing } = decode(profile, raw);
   return { unit, points, raw, timings, errors, missing, responseTimeMs: performance.now() - started };
+}
+
+/** The points a read holds, decoded from what it stored (a traced read's detail). */
+function pointsOf(profile: Profile, group: ReadGroup, raw: Banks): [string, DecodedPoint][] {
+  return group.points.flatMap((name): [string, DecodedPoint][] => {
+    const p = profile.points[name];
+    const d = p === undefined ? undefined : decodePoint(p, raw, profile.word_order);
+    return d === undefined ? [] : [[name, d]];
+  });
 }
 
 function store(raw: Banks, group: ReadGroup, values: number[] | boolean[]): void {

@@ -17,6 +17,11 @@ export class Slots {
     return this.used;
   }
 
+  /** Every slot is taken: an acquire now waits. */
+  get full(): boolean {
+    return this.used >= this.size;
+  }
+
   /** Resolves with a release function once a slot is free; rejects when the signal aborts first. */
   acquire(signal?: AbortSignal): Promise<() => void> {
     if (this.closedWith !== undefined) return Promise.reject(this.closedWith);

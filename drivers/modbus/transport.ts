@@ -24,6 +24,8 @@ import { type ReadRequest, toModbusError, ModbusError, describeRequest } from ".
 import { BIT_TABLES } from "./profile.js";
 import { RtuSocketPort } from "./rtu-socket.js";
 import { Slots } from "./slots.js";
+import { type Trace, traced } from "../trace.js";
+import { connectStep, waitStep } from "./trace.js";
 
 // modbus-serial is CommonJS: under NodeNext its default import is module.exports, whose `default` is the class.
 const ModbusRTU = modbusSerial.default;
@@ -59,6 +61,14 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Overrides the transport's timeoutMs for this request (scans use a short one). */
   timeoutMs?: number;
+  /**
+   * A traced poll (`campus-agent probe`): report waiting for a free slot (the
+   * RTU bus), when the request has to, and opening the connection (or why it
+   * cannot be opened now), when there is none. The reader gives it to a
+   * poll's first request only: the others wait for the poll's own reads and
+   * for the connection the first one opens.
+   */
+  trace?: Trace | undefined;
 }
 
 /** The key of an endpoint: one connection per key. */
@@ -145,18 +155,29 @@ export class ModbusTransport {
 
   /** Read `count` registers or bits from one unit (FC 1-4). Rejects with a ModbusError. */
   async read(req: ReadRequest, opts: RequestOptions = {}): Promise<ReadAnswer> {
-    const { signal } = opts;
+    const { signal, trace } = opts;
     if (this.closed) throw new ModbusError("internal", `${this.key}: transport closed`, { retryable: false, request: req });
     if (signal?.aborted) throw this.abortError(req, signal);
-    const release = await this.slots.acquire(signal).catch((e: unknown) => {
-      throw signal?.aborted ? this.abortError(req, signal) : toModbusError(e, this.key, req);
-    });
+    const failure = (e: unknown) => (signal?.aborted ? this.abortError(req, signal) : toModbusError(e, this.key, req));
+    const acquire = () =>
+      this.slots.acquire(signal).catch((e: unknown) => {
+        throw failure(e);
+      });
+    const queued = trace !== undefined && this.slots.full;
+    const where = () => `${this.key} ${describeRequest(req)}`;
+    const release = await (queued ? traced(trace, () => waitStep(this.endpoint, this.slots.inUse + this.slots.waiting, where()), acquire) : acquire());
+    const had = this.conn ?? this.connecting;
+    const opening = this.open();
+    const connect = () =>
+      raceSignal(opening, signal).catch((e: unknown) => {
+        throw failure(e);
+      });
     let conn: Connection;
     try {
-      conn = await raceSignal(this.open(), signal);
+      conn = await (had === undefined ? traced(trace, () => connectStep(this.endpoint, [where(), this.key]), connect) : connect());
     } catch (e) {
       release();
-      throw signal?.aborted ? this.abortError(req, signal) : toModbusError(e, this.key, req);
+      throw e;
     }
     return this.send(conn, req, opts.timeoutMs ?? this.settings.timeoutMs, signal, release);
   }

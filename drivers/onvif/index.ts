@@ -114,7 +114,7 @@ export const onvifDriver = defineDriver({
           started(ctx);
           const creds = await resolvePassword(device.options);
           return await withSession(sessions, device, creds, ctx.signal, async (s) => {
-            const r = await pollCamera(s, device.options, creds, ctx.signal, clock);
+            const r = await pollCamera(s, device.options, creds, ctx.signal, clock, ctx.trace);
             return { value: r.reading, clean: r.clean };
           });
         } catch (e) {
@@ -130,9 +130,9 @@ export const onvifDriver = defineDriver({
             // Read the clock first, every time: the token is signed with the
             // camera's current time, and a shift learned hours ago is stale
             // if the camera's clock has since been changed or jumped.
-            const driftMs = (await readClock(s, ctx.signal)).value.driftMs;
+            const driftMs = (await readClock(s, ctx.signal, ctx.trace)).value.driftMs;
             s.noteDrift(driftMs);
-            const step = await authenticate(s, ctx.signal, driftMs, device.options);
+            const step = await authenticate(s, ctx.signal, driftMs, device.options, ctx.trace);
             return { value: step.value, clean: true };
           });
         } catch (e) {

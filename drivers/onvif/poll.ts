@@ -15,10 +15,11 @@
  */
 import type { Clock } from "../../agent/clock.js";
 import type { Identity, MetricValue, Reading, ReasonCode } from "../contract.js";
+import type { Trace } from "../trace.js";
 import { CallFailure } from "./errors.js";
 import type { Credentials, OnvifOptions } from "./options.js";
 import type { CameraSession } from "./session.js";
-import { fetchSnapshot, snapshotTarget } from "./snapshot.js";
+import { fetchSnapshot, snapshotStep, snapshotTarget } from "./snapshot.js";
 import {
   type ClockReading,
   deviceInformation,
@@ -83,15 +84,16 @@ export async function authenticate(
   signal: AbortSignal,
   driftMs: number | null,
   o: OnvifOptions,
+  trace?: Trace,
 ): Promise<Step<Identity>> {
   try {
-    return await deviceInformation(s, signal);
+    return await deviceInformation(s, signal, trace);
   } catch (e) {
     const refused = failureOf(e, "auth");
     if (!refused || driftMs === null || Math.abs(driftMs) <= o.wsse_window_ms || s.signWith === "gateway") throw e;
     s.useSigning("gateway");
     try {
-      return await deviceInformation(s, signal);
+      return await deviceInformation(s, signal, trace);
     } catch (again) {
       s.useSigning("camera");
       throw failureOf(again, "auth") ? refused : again;
@@ -111,6 +113,7 @@ export async function pollCamera(
   creds: Credentials | undefined,
   signal: AbortSignal,
   clock: Clock,
+  trace?: Trace,
 ): Promise<PollResult> {
   const started = clock.monotonic();
   const metrics: Record<string, MetricValue> = {};
@@ -133,7 +136,7 @@ export async function pollCamera(
   // Level 2: is it ONVIF? GetSystemDateAndTime needs no credentials.
   let time: ClockReading;
   try {
-    time = timed(await readClock(s, signal));
+    time = timed(await readClock(s, signal, trace));
   } catch (e) {
     const refused = failureOf(e, "auth");
     if (!refused) throw e;
@@ -149,7 +152,7 @@ export async function pollCamera(
 
   // Level 3: do our credentials work?
   try {
-    identity = timed(await authenticate(s, signal, time.driftMs, o));
+    identity = timed(await authenticate(s, signal, time.driftMs, o, trace));
     metrics.authenticated = true;
   } catch (e) {
     const f = failureOf(e, "auth", "answer", "not_onvif");
@@ -165,17 +168,17 @@ export async function pollCamera(
 
   // Video: profiles, a stream URI, and optionally a snapshot.
   try {
-    if (!s.mediaReady) for (const step of await locateMedia(s, signal)) timed(step);
-    const p = timed(await profiles(s, signal));
+    if (!s.mediaReady) for (const step of await locateMedia(s, signal, trace)) timed(step);
+    const p = timed(await profiles(s, signal, trace));
     metrics.profiles_count = p.count;
     if (p.count === 0) problems.push({ reason: "no_video", text: "the camera has no media profiles", rank: RANK.no_video });
     else if (p.videoToken === undefined) {
       problems.push({ reason: "no_video", text: "no media profile has both a video source and a video encoder", rank: RANK.no_video });
     } else {
-      const uri = timed(await streamUri(s, signal, p.videoToken));
+      const uri = timed(await streamUri(s, signal, p.videoToken, trace));
       metrics.stream_uri_ok = uri !== "";
       if (uri === "") problems.push({ reason: "no_video", text: "GetStreamUri returned no URI", rank: RANK.no_video });
-      if (o.snapshot.mode === "fetch") await checkSnapshot(s, signal, o, creds, p.videoToken, metrics, problems, timed);
+      if (o.snapshot.mode === "fetch") await checkSnapshot(s, signal, o, creds, p.videoToken, metrics, problems, timed, trace);
     }
   } catch (e) {
     const f = failureOf(e, "auth", "answer", "not_onvif");
@@ -202,8 +205,9 @@ async function checkSnapshot(
   metrics: Record<string, MetricValue>,
   problems: Problem[],
   timed: <T>(step: Step<T>) => T,
+  trace: Trace | undefined,
 ): Promise<void> {
-  const uri = timed(await snapshotUri(s, signal, token));
+  const uri = timed(await snapshotUri(s, signal, token, trace));
   const target = snapshotTarget(uri);
   if (typeof target === "string") {
     metrics.snapshot_ok = false;
@@ -211,6 +215,7 @@ async function checkSnapshot(
     return;
   }
   const out = await fetchSnapshot(s, signal, { host: s.cfg.endpoint.host, ...target }, creds, o.snapshot);
+  trace?.(snapshotStep(target.path, out));
   // The poll's own deadline ends the poll; a slow or broken snapshot only degrades it.
   if (signal.aborted && !out.ok) throw out.failure;
   metrics.snapshot_ms = ms(out.timing.ms);

@@ -12,12 +12,16 @@ import { digestAuthorization, pickChallenge } from "./digest.js";
 import { CallFailure } from "./errors.js";
 import type { Credentials } from "./options.js";
 import type { CameraSession, Outcome } from "./session.js";
+import type { TraceStep } from "../contract.js";
+import { errorLine, type HttpHead, httpHead, roundMs } from "../trace.js";
 
 export interface Snapshot {
   bytes: number;
   contentType: string;
   /** The image was longer than max_bytes; the rest was not downloaded. */
   capped: boolean;
+  /** The response, for a traced poll's raw answer (its status line and headers). */
+  head: HttpHead;
 }
 
 export interface SnapshotLimits {
@@ -46,6 +50,20 @@ export function fetchSnapshot(
 ): Promise<Outcome<Snapshot>> {
   // The connection cap is off: this check caps the image itself, and reaching that cap is not an error.
   return s.call<Snapshot>("Snapshot", signal, (done) => get(s, target, creds, limits, done), { limitBytes: undefined });
+}
+
+/** The snapshot download as a traced step: "GET /snapshot.jpg → 200", the image's type and size, the response head as raw. */
+export function snapshotStep(path: string, out: Outcome<Snapshot>): TraceStep {
+  const ms = roundMs(out.timing.ms);
+  if (!out.ok) return { step: `GET ${path}`, ms, ok: false, detail: errorLine(out.failure, "Snapshot") };
+  const { bytes, contentType, capped, head } = out.value;
+  return {
+    step: `GET ${path} → ${head.statusCode ?? 200}`,
+    ms,
+    ok: true,
+    detail: `${contentType}, ${bytes} bytes${capped ? " read (the rest not read: max_bytes)" : ""}`,
+    raw: httpHead(head),
+  };
 }
 
 function get(
@@ -99,12 +117,12 @@ function get(
         over = bytes > limits.max_bytes;
         bytes = Math.min(bytes, limits.max_bytes);
         res.destroy();
-        done(null, { bytes, contentType, capped: over });
+        done(null, { bytes, contentType, capped: over, head: res });
       }
     });
     res.on("end", () => {
       if (bytes < limits.min_bytes) return fail("answer", `image of ${bytes} bytes, below min_bytes (${limits.min_bytes})`);
-      done(null, { bytes, contentType, capped: false });
+      done(null, { bytes, contentType, capped: false, head: res });
     });
     res.on("close", () => {
       if (!res.complete) done(Object.assign(new Error("snapshot cut short"), { code: "ECONNRESET" }));

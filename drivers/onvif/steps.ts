@@ -12,9 +12,10 @@
  * element, whatever the library made of it.
  */
 import { parse as parseUrl } from "node:url";
-import type { Identity } from "../contract.js";
+import type { Identity, TraceStep } from "../contract.js";
+import { errorLine, roundMs, type Trace } from "../trace.js";
 import { CallFailure } from "./errors.js";
-import type { CameraSession, Operation, Timing } from "./session.js";
+import type { CameraSession, Operation, Outcome, Timing } from "./session.js";
 import { type CameraClock, cameraUtc, clockDriftMs, parseSystemDateAndTime } from "./time.js";
 import { attr, cleanField, element, find, text } from "./xml.js";
 
@@ -29,20 +30,39 @@ export function rtMetric(op: string): string {
   return `rt_${op.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase()}_ms`;
 }
 
-async function soap<T>(
-  s: CameraSession,
-  op: string,
-  signal: AbortSignal,
-  run: Operation<unknown>,
-  read: (body: string) => T | undefined,
-  what: string,
-): Promise<Step<T>> {
-  const o = await s.call(op, signal, run);
+/** One SOAP operation: how the library sends it, how its answer is read, and what it says, in a line, for a trace. */
+interface SoapCall<T> {
+  op: string;
+  run: Operation<unknown>;
+  /** The value the answer gives, or undefined when it holds no `what`. */
+  read: (body: string, timing: Timing) => T | undefined;
+  what: string;
+  /** The step's name in a trace, when it says more than the operation. */
+  step?: () => string;
+  /** A traced step's detail: the value decoded. */
+  describe: (value: T) => string;
+}
+
+/**
+ * Send one operation and read its answer. Traced: a step when it ends, its
+ * raw answer the SOAP body as received, failed ones too.
+ */
+async function soap<T>(s: CameraSession, call: SoapCall<T>, signal: AbortSignal, trace: Trace | undefined): Promise<Step<T>> {
+  const { op } = call;
+  const o = await s.call(op, signal, call.run);
   const ok2xx = o.raw !== undefined && o.raw.status >= 200 && o.raw.status < 300;
-  const value = ok2xx && o.raw ? read(o.raw.body) : undefined;
-  if (value !== undefined) return { op, value, timing: o.timing };
-  if (!o.ok) throw o.failure;
-  throw new CallFailure("answer", "protocol", `${op}: the answer holds no ${what}`);
+  const value = ok2xx && o.raw ? call.read(o.raw.body, o.timing) : undefined;
+  if (value !== undefined) {
+    trace?.(soapStep(call, o, true, call.describe(value)));
+    return { op, value, timing: o.timing };
+  }
+  const failure = o.ok ? new CallFailure("answer", "protocol", `${op}: the answer holds no ${call.what}`) : o.failure;
+  trace?.(soapStep(call, o, false, errorLine(failure, op)));
+  throw failure;
+}
+
+function soapStep(call: Pick<SoapCall<unknown>, "op" | "step">, o: Outcome<unknown>, ok: boolean, detail: string): TraceStep {
+  return { step: call.step?.() ?? call.op, ms: roundMs(o.timing.ms), ok, detail, ...(o.raw !== undefined ? { raw: o.raw.body } : {}) };
 }
 
 export interface ClockReading {
@@ -61,47 +81,75 @@ export interface ClockReading {
  * signing; the library retries with credentials on a NotAuthorized answer
  * (some Panasonic and Digital Barriers cameras want them).
  */
-export async function readClock(s: CameraSession, signal: AbortSignal): Promise<Step<ClockReading>> {
-  const step = await soap(
+export function readClock(s: CameraSession, signal: AbortSignal, trace?: Trace): Promise<Step<ClockReading>> {
+  return soap(
     s,
-    "GetSystemDateAndTime",
+    {
+      op: "GetSystemDateAndTime",
+      run: (done) => s.cam.getSystemDateAndTime((err) => done(err)),
+      read: (body, timing) => (element(body, "GetSystemDateAndTimeResponse") === undefined ? undefined : clockReading(body, timing)),
+      what: "GetSystemDateAndTimeResponse",
+      describe: describeClock,
+    },
     signal,
-    (done) => s.cam.getSystemDateAndTime((err) => done(err)),
-    (body) => (element(body, "GetSystemDateAndTimeResponse") === undefined ? undefined : (parseSystemDateAndTime(body) ?? null)),
-    "GetSystemDateAndTimeResponse",
+    trace,
   );
-  const clock = step.value;
+}
+
+function clockReading(body: string, timing: Timing): ClockReading {
+  const clock = parseSystemDateAndTime(body) ?? null;
   // Seen on a GWellTimes camera: a response with no date in it.
-  if (clock === null) return { ...step, value: { clock, driftMs: null, source: null, problem: "the camera gave no date" } };
+  if (clock === null) return { clock, driftMs: null, source: null, problem: "the camera gave no date" };
   const utc = cameraUtc(clock);
-  if (!utc.ok) return { ...step, value: { clock, driftMs: null, source: null, problem: utc.problem } };
-  const driftMs = clockDriftMs(utc.utcMs, step.timing.sentAt, step.timing.receivedAt);
-  return { ...step, value: { clock, driftMs, source: utc.source } };
+  if (!utc.ok) return { clock, driftMs: null, source: null, problem: utc.problem };
+  return { clock, driftMs: clockDriftMs(utc.utcMs, timing.sentAt, timing.receivedAt), source: utc.source };
+}
+
+/** "camera time 2026-11-23T09:00:01Z (UTC, NTP), clock drift +1.2 s". */
+function describeClock(c: ClockReading): string {
+  const utc = c.clock === null ? undefined : cameraUtc(c.clock);
+  if (c.driftMs === null || utc?.ok !== true) return `clock drift unknown: ${c.problem ?? "no usable time"}`;
+  const given = c.source === "utc" ? "UTC" : `local time, TZ ${c.clock?.tz ?? "?"}`;
+  const mode = c.clock?.mode === undefined ? "" : `, ${c.clock.mode}`;
+  const drift = `${c.driftMs >= 0 ? "+" : "-"}${(Math.abs(c.driftMs) / 1000).toFixed(1)} s`;
+  return `camera time ${new Date(utc.utcMs).toISOString().replace(".000Z", "Z")} (${given}${mode}), clock drift ${drift}`;
 }
 
 /** GetDeviceInformation (ONVIF Device service): the identity, read with credentials. */
-export function deviceInformation(s: CameraSession, signal: AbortSignal): Promise<Step<Identity>> {
+export function deviceInformation(s: CameraSession, signal: AbortSignal, trace?: Trace): Promise<Step<Identity>> {
   return soap(
     s,
-    "GetDeviceInformation",
-    signal,
-    (done) => s.cam.getDeviceInformation((err) => done(err)),
-    (body) => {
-      const r = element(body, "GetDeviceInformationResponse");
-      if (r === undefined) return undefined;
-      const fields: Identity = {};
-      const set = (key: keyof Identity, element: string) => {
-        const v = cleanField(text(r, element));
-        if (v !== undefined) fields[key] = v;
-      };
-      set("manufacturer", "Manufacturer");
-      set("model", "Model");
-      set("firmware", "FirmwareVersion");
-      set("serial", "SerialNumber");
-      set("hardware_id", "HardwareId");
-      return fields;
+    {
+      op: "GetDeviceInformation",
+      run: (done) => s.cam.getDeviceInformation((err) => done(err)),
+      read: (body) => {
+        const r = element(body, "GetDeviceInformationResponse");
+        if (r === undefined) return undefined;
+        const fields: Identity = {};
+        const set = (key: keyof Identity, element: string) => {
+          const v = cleanField(text(r, element));
+          if (v !== undefined) fields[key] = v;
+        };
+        set("manufacturer", "Manufacturer");
+        set("model", "Model");
+        set("firmware", "FirmwareVersion");
+        set("serial", "SerialNumber");
+        set("hardware_id", "HardwareId");
+        return fields;
+      },
+      what: "GetDeviceInformationResponse",
+      // A camera that checks tokens against another clock than it reports (see CameraSession.signWith).
+      step: () => (s.signWith === "gateway" ? "GetDeviceInformation (signed with the gateway's clock)" : "GetDeviceInformation"),
+      describe: (id) =>
+        [
+          [id.manufacturer, id.model].filter((v) => v !== undefined).join(" ") || "no manufacturer or model",
+          `firmware ${id.firmware ?? "?"}`,
+          `serial ${id.serial ?? "?"}`,
+          ...(id.hardware_id !== undefined ? [`hardware ${id.hardware_id}`] : []),
+        ].join(", "),
     },
-    "GetDeviceInformationResponse",
+    signal,
+    trace,
   );
 }
 
@@ -114,29 +162,38 @@ const MEDIA_NS = "http://www.onvif.org/ver10/media/wsdl";
  * configured host and port, which is right for cameras behind NAT that
  * advertise their inside address.
  */
-export async function locateMedia(s: CameraSession, signal: AbortSignal): Promise<Step<string>[]> {
+export async function locateMedia(s: CameraSession, signal: AbortSignal, trace?: Trace): Promise<Step<string>[]> {
   const steps: Step<string>[] = [];
+  const media = (xaddr: string) => (xaddr === "" ? "no Media service listed" : `Media service at ${xaddr}`);
   const capabilities = () =>
     soap(
       s,
-      "GetCapabilities",
+      {
+        op: "GetCapabilities",
+        run: (done) => s.cam.getCapabilities((err) => done(err)),
+        read: (body) => (element(body, "GetCapabilitiesResponse") === undefined ? undefined : (text(element(body, "Media") ?? "", "XAddr") ?? "")),
+        what: "GetCapabilitiesResponse",
+        describe: media,
+      },
       signal,
-      (done) => s.cam.getCapabilities((err) => done(err)),
-      (body) => (element(body, "GetCapabilitiesResponse") === undefined ? undefined : (text(element(body, "Media") ?? "", "XAddr") ?? "")),
-      "GetCapabilitiesResponse",
+      trace,
     );
   const services = () =>
     soap(
       s,
-      "GetServices",
-      signal,
-      (done) => s.cam.getServices(false, (err) => done(err)),
-      (body) => {
-        if (element(body, "GetServicesResponse") === undefined) return undefined;
-        const media = find(body, "Service").find((f) => text(f.inner, "Namespace") === MEDIA_NS);
-        return media ? (text(media.inner, "XAddr") ?? "") : "";
+      {
+        op: "GetServices",
+        run: (done) => s.cam.getServices(false, (err) => done(err)),
+        read: (body) => {
+          if (element(body, "GetServicesResponse") === undefined) return undefined;
+          const found = find(body, "Service").find((f) => text(f.inner, "Namespace") === MEDIA_NS);
+          return found ? (text(found.inner, "XAddr") ?? "") : "";
+        },
+        what: "GetServicesResponse",
+        describe: media,
       },
-      "GetServicesResponse",
+      signal,
+      trace,
     );
   let step: Step<string>;
   try {
@@ -166,51 +223,64 @@ export interface Profiles {
  * a video source and encoder configuration; the library's connect() instead
  * insists on one for the first video source and hangs when there is none.
  */
-export function profiles(s: CameraSession, signal: AbortSignal): Promise<Step<Profiles>> {
+export function profiles(s: CameraSession, signal: AbortSignal, trace?: Trace): Promise<Step<Profiles>> {
   return soap(
     s,
-    "GetProfiles",
-    signal,
-    (done) => s.cam.getProfiles((err) => done(err)),
-    (body) => {
-      const r = element(body, "GetProfilesResponse");
-      if (r === undefined) return undefined;
-      const all = find(r, "Profiles");
-      const video = all.find(
-        (p) => element(p.inner, "VideoSourceConfiguration") !== undefined && element(p.inner, "VideoEncoderConfiguration") !== undefined,
-      );
-      return { count: all.length, videoToken: video ? attr(video.attrs, "token") : undefined };
+    {
+      op: "GetProfiles",
+      run: (done) => s.cam.getProfiles((err) => done(err)),
+      read: (body) => {
+        const r = element(body, "GetProfilesResponse");
+        if (r === undefined) return undefined;
+        const all = find(r, "Profiles");
+        const video = all.find(
+          (p) => element(p.inner, "VideoSourceConfiguration") !== undefined && element(p.inner, "VideoEncoderConfiguration") !== undefined,
+        );
+        return { count: all.length, videoToken: video ? attr(video.attrs, "token") : undefined };
+      },
+      what: "GetProfilesResponse",
+      describe: (p) =>
+        `${p.count} profile${p.count === 1 ? "" : "s"}; ${p.videoToken === undefined ? "none with a video source and encoder" : `video on profile ${p.videoToken}`}`,
     },
-    "GetProfilesResponse",
+    signal,
+    trace,
   );
 }
 
 /** GetStreamUri (ONVIF Media service) for RTSP unicast; "" when the answer has no URI. */
-export function streamUri(s: CameraSession, signal: AbortSignal, profileToken: string): Promise<Step<string>> {
+export function streamUri(s: CameraSession, signal: AbortSignal, profileToken: string, trace?: Trace): Promise<Step<string>> {
   return soap(
     s,
-    "GetStreamUri",
-    signal,
-    (done) => s.cam.getStreamUri({ protocol: "RTSP", stream: "RTP-Unicast", profileToken }, (err) => done(err)),
-    (body) => {
-      const r = element(body, "GetStreamUriResponse");
-      return r === undefined ? undefined : (text(r, "Uri") ?? "");
+    {
+      op: "GetStreamUri",
+      run: (done) => s.cam.getStreamUri({ protocol: "RTSP", stream: "RTP-Unicast", profileToken }, (err) => done(err)),
+      read: (body) => uriIn(body, "GetStreamUriResponse"),
+      what: "GetStreamUriResponse",
+      describe: (uri) => (uri === "" ? "no URI" : uri),
     },
-    "GetStreamUriResponse",
+    signal,
+    trace,
   );
 }
 
 /** GetSnapshotUri (ONVIF Media service); "" when the answer has no URI. */
-export function snapshotUri(s: CameraSession, signal: AbortSignal, profileToken: string): Promise<Step<string>> {
+export function snapshotUri(s: CameraSession, signal: AbortSignal, profileToken: string, trace?: Trace): Promise<Step<string>> {
   return soap(
     s,
-    "GetSnapshotUri",
-    signal,
-    (done) => s.cam.getSnapshotUri({ profileToken }, (err) => done(err)),
-    (body) => {
-      const r = element(body, "GetSnapshotUriResponse");
-      return r === undefined ? undefined : (text(r, "Uri") ?? "");
+    {
+      op: "GetSnapshotUri",
+      run: (done) => s.cam.getSnapshotUri({ profileToken }, (err) => done(err)),
+      read: (body) => uriIn(body, "GetSnapshotUriResponse"),
+      what: "GetSnapshotUriResponse",
+      describe: (uri) => (uri === "" ? "no URI" : uri),
     },
-    "GetSnapshotUriResponse",
+    signal,
+    trace,
   );
+}
+
+/** The Uri of a Get…UriResponse; "" when it has none, undefined when the answer is not one. */
+function uriIn(body: string, response: string): string | undefined {
+  const r = element(body, response);
+  return r === undefined ? undefined : (text(r, "Uri") ?? "");
 }

@@ -16,9 +16,10 @@ import { randomUUID } from "node:crypto";
 import { DriverError, defineDriver, type MetricValue, type ReasonCode } from "../contract.js";
 import { profileOf } from "../modbus/options.js";
 import { readDevice } from "../modbus/reader.js";
+import type { DescribePoints } from "../modbus/trace.js";
 import { EndpointPool } from "../modbus/transport.js";
 import { evaluateContacts, parseContactMemory, testAlarmOf } from "./contacts.js";
-import { panicContactsOptionsSchema } from "./options.js";
+import { type PanicContactsOptions, panicContactsOptionsSchema } from "./options.js";
 
 export { panicContactsOptionsSchema, type PanicContactsOptions } from "./options.js";
 
@@ -44,7 +45,7 @@ export const panicContactsDriver = defineDriver({
         if (unknown.length > 0) {
           throw new DriverError("config", `profile ${profile.name} has no point ${unknown.join(", ")}`, { retryable: false });
         }
-        const r = await readDevice(endpoints, device.id, o, profile, ctx.signal);
+        const r = await readDevice(endpoints, device.id, o, profile, ctx.signal, ctx.trace && { trace: ctx.trace, describe: describeInputs(o) });
         const values: Record<string, boolean | undefined> = {};
         const metrics: Record<string, MetricValue> = {};
         for (const name of Object.keys(o.inputs)) {
@@ -103,3 +104,17 @@ export const panicContactsDriver = defineDriver({
     };
   },
 });
+
+/** A traced read's inputs, as wired: "input_1 Room 114 pendant (panic, zone 15): open; input_3: closed (not configured)". */
+function describeInputs(o: PanicContactsOptions): DescribePoints {
+  return (points) =>
+    points
+      .map(([name, p]) => {
+        const state = p.value === true ? "closed" : p.value === false ? "open" : `? (${p.problem ?? String(p.raw)})`;
+        const cfg = o.inputs[name];
+        if (cfg === undefined) return `${name}: ${state} (not configured)`;
+        const what = [cfg.meaning === "panic" ? (cfg.alarm ?? "panic") : cfg.meaning, ...(cfg.zone !== undefined ? [`zone ${cfg.zone}`] : [])];
+        return `${name}${cfg.name !== undefined ? ` ${cfg.name}` : ""} (${what.join(", ")}): ${state}`;
+      })
+      .join("; ");
+}

@@ -22,6 +22,8 @@ import { AccountPolicy, buildDuh, encodeFrame, type FrameHeader, parseFrame, par
 import { Dc09Listener, type Transport } from "./listener.js";
 import { type Dc09Memory, mapEvents, parseDc09Memory, TROUBLE_REASONS } from "./mapping.js";
 import { sendOnce } from "./self-test.js";
+import { type Trace, traced } from "../trace.js";
+import { keyStep, listenStep, traceReceiver } from "./trace.js";
 import { type PanicDc09Options, panicDc09OptionsSchema, resolveKey } from "./options.js";
 
 export { panicDc09OptionsSchema, resolveKey, type PanicDc09Options } from "./options.js";
@@ -158,11 +160,12 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
     acct.heardAny = true;
   }
 
-  async function start(device: DeviceRef<PanicDc09Options>, ctxMemory: unknown): Promise<Account> {
+  async function start(device: DeviceRef<PanicDc09Options>, ctxMemory: unknown, trace: Trace | undefined): Promise<Account> {
     const gen = generation.get(device.id) ?? 0;
     const o = device.options;
     const account = o.account.toUpperCase();
-    const key = await resolveKey(o, deps.env);
+    const keyTrace = o.key_file === undefined && o.key_env === undefined ? undefined : trace;
+    const key = await traced(keyTrace, () => keyStep(o), () => resolveKey(o, deps.env));
     const memory = parseDc09Memory(deps.memoryOf?.(device.id) ?? ctxMemory);
     const tracker = new HashedTracker({ maxAccounts: 1 });
     tracker.load(account, memory.seen);
@@ -189,7 +192,7 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
     try {
       for (const transport of new Set(o.listen.protocols)) {
         const k = `${transport}|${o.listen.host}|${o.listen.port}`;
-        let ep = await endpointFor(k, transport, o);
+        let ep = await traced(trace, () => listenStep(transport, o), () => endpointFor(k, transport, o));
         // Closed meanwhile (the device that opened it was removed): open it again.
         if (endpoints.get(k) !== ep) ep = await endpointFor(k, transport, o);
         const taken = ep.accounts.get(account);
@@ -234,7 +237,10 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
           return opened;
         },
         (e: unknown) => {
-          throw new DriverError("listen", `cannot listen on ${transport} ${o.listen.host}:${o.listen.port}: ${(e as { code?: string }).code ?? String(e)}`, { cause: e });
+          const code = (e as { code?: string }).code;
+          // Running alone (campus-agent probe) on a port taken: most likely by the running agent's own receiver.
+          const hint = code === "EADDRINUSE" && deps.report === undefined ? " (taken, most likely by the running agent's own receiver: see campus-agent status)" : "";
+          throw new DriverError("listen", `cannot listen on ${transport} ${o.listen.host}:${o.listen.port}: ${code ?? String(e)}${hint}`, { cause: e });
         },
       );
       const settled = p.finally(() => opening.delete(k));
@@ -256,12 +262,13 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
     }
   }
 
-  async function ensure(device: DeviceRef<PanicDc09Options>, memory: unknown): Promise<Account> {
+  /** The device's running account, started (traced, when this call starts it) if it is not yet. */
+  async function ensure(device: DeviceRef<PanicDc09Options>, memory: unknown, trace?: Trace): Promise<Account> {
     const have = accounts.get(device.id);
     if (have !== undefined) return have;
     let p = starting.get(device.id);
     if (p === undefined) {
-      p = start(device, memory).finally(() => starting.delete(device.id));
+      p = start(device, memory, trace).finally(() => starting.delete(device.id));
       starting.set(device.id, p);
     }
     return p;
@@ -270,12 +277,15 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
   return {
     poll: async (device, ctx): Promise<Reading> => {
       const started = clock.monotonic();
-      const acct = await ensure(device, ctx.memory);
+      const { trace } = ctx;
+      // Traced: whether this poll starts the device (and so reports its key and listeners as it does).
+      const running = trace !== undefined && (accounts.has(device.id) || starting.has(device.id));
+      const acct = await ensure(device, ctx.memory, trace);
       const silentMs = clock.monotonic() - acct.lastHeard;
       const limitMs = acct.options.supervision_s * 1000;
-      if (silentMs > limitMs) {
-        throw new DriverError("supervision", `no message or link test for ${Math.round(silentMs / 1000)} s (supervision_s ${acct.options.supervision_s})`);
-      }
+      const silent = silentMs > limitMs ? `no message or link test for ${Math.round(silentMs / 1000)} s (supervision_s ${acct.options.supervision_s})` : undefined;
+      if (trace) traceReceiver(trace, acct, { silentMs, silent, started: !running, alone: deps.report === undefined });
+      if (silent !== undefined) throw new DriverError("supervision", silent);
       const lastHeardS = Math.round(silentMs / 100) / 10;
       const base = {
         responseTimeMs: Math.round((clock.monotonic() - started) * 10) / 10,

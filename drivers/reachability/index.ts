@@ -15,6 +15,7 @@
  */
 import type { Clock } from "../../agent/clock.js";
 import { DriverError, defineDriver, type MetricValue, type Reading } from "../contract.js";
+import { type Trace, traced } from "../trace.js";
 import {
   describeExpected,
   httpTarget,
@@ -22,8 +23,10 @@ import {
   reachabilityOptionsSchema,
   sameTarget,
   statusExpected,
+  type Target,
 } from "./options.js";
 import { type Connected, httpExchange, PollScope, tcpConnect, tlsHandshake } from "./probe.js";
+import { connectStep, httpStep, tlsStep } from "./trace.js";
 
 export { type ReachabilityOptions, type ReachabilityOptionsInput, reachabilityOptionsSchema } from "./options.js";
 
@@ -40,7 +43,7 @@ export const reachabilityDriver = defineDriver({
         if (ctx.signal.aborted) throw new DriverError("timeout", "deadline reached before the poll started", { cause: ctx.signal.reason });
         const scope = new PollScope(ctx.signal);
         try {
-          return await pollOnce(device.options, scope, clock);
+          return await pollOnce(device.options, scope, clock, ctx.trace);
         } finally {
           scope.dispose();
         }
@@ -51,8 +54,9 @@ export const reachabilityDriver = defineDriver({
   },
 });
 
-async function pollOnce(o: ReachabilityOptions, scope: PollScope, clock: Clock): Promise<Reading> {
+async function pollOnce(o: ReachabilityOptions, scope: PollScope, clock: Clock, trace: Trace | undefined): Promise<Reading> {
   const now = () => clock.monotonic();
+  const connect = (target: Target) => traced(trace, () => connectStep(target), () => tcpConnect(scope, target, clock));
   const start = now();
   const metrics: Record<string, MetricValue> = {};
   const url = o.http ? new URL(o.http.url) : undefined;
@@ -61,7 +65,7 @@ async function pollOnce(o: ReachabilityOptions, scope: PollScope, clock: Clock):
   let reusable: Connected | undefined;
   if (o.port !== undefined) {
     const target = { host: o.host, port: o.port };
-    const c = await tcpConnect(scope, target, clock);
+    const c = await connect(target);
     metrics.tcp_connect_ms = ms(c.connectMs);
     if (c.dnsMs !== undefined) metrics.dns_lookup_ms = ms(c.dnsMs);
     if (httpAt && sameTarget(target, httpAt)) reusable = c;
@@ -70,7 +74,8 @@ async function pollOnce(o: ReachabilityOptions, scope: PollScope, clock: Clock):
 
   let statusProblem: string | undefined;
   if (o.http && url && httpAt) {
-    const c = reusable ?? (await tcpConnect(scope, httpAt, clock));
+    const http = o.http;
+    const c = reusable ?? (await connect(httpAt));
     if (!reusable) {
       // With no TCP check of its own, the HTTP connection is the TCP check.
       metrics.tcp_connect_ms ??= ms(c.connectMs);
@@ -78,12 +83,12 @@ async function pollOnce(o: ReachabilityOptions, scope: PollScope, clock: Clock):
     }
     let socket = c.socket;
     if (url.protocol === "https:") {
-      const t = await tlsHandshake(scope, socket, url, o.http, clock);
+      const t = await traced(trace, () => tlsStep(url, http), () => tlsHandshake(scope, socket, url, http, clock));
       socket = t.socket;
       metrics.tls_handshake_ms = ms(t.handshakeMs);
       metrics.tls_cert_days_left = t.certDaysLeft;
     }
-    const r = await httpExchange(scope, socket, url, o.http, clock);
+    const r = await traced(trace, () => httpStep(url, http), () => httpExchange(scope, socket, url, http, clock));
     Object.assign(metrics, {
       http_status: r.status,
       http_response_ms: ms(r.responseMs),

@@ -13,6 +13,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { Clock } from "../../agent/clock.js";
 import { DriverError, raceAbort } from "../contract.js";
+import type { HttpHead } from "../trace.js";
 import { certificateError, type Phase, toDriverError } from "./errors.js";
 import type { HttpCheck, Target } from "./options.js";
 
@@ -156,6 +157,8 @@ export interface HttpResult {
   /** The body was longer than max_body_bytes; the rest was not read. */
   bodyCapped: boolean;
   server: string | null;
+  /** The response itself, for a traced poll's raw answer (its status line and headers). */
+  head: HttpHead;
 }
 
 export function httpExchange(scope: PollScope, socket: net.Socket, url: URL, check: HttpCheck, clock: Clock): Promise<HttpResult> {
@@ -185,6 +188,7 @@ export function httpExchange(scope: PollScope, socket: net.Socket, url: URL, che
           bodyBytes,
           bodyCapped,
           server: typeof server === "string" ? server.slice(0, 120) : null,
+          head: res,
         });
         // Stop the download here; PollScope destroys the socket.
         res.destroy();

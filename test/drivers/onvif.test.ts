@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { onvifOptionsSchema } from "../../drivers/onvif/index.js";
+import type { Reading, TraceStep } from "../../drivers/contract.js";
+import { type OnvifOptionsInput, onvifOptionsSchema } from "../../drivers/onvif/index.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
 import { Cameras, log, newDriver, optionsFor, poll, pollError } from "./onvif-helpers.js";
 
@@ -193,5 +194,102 @@ describe("onvif driver: identify()", () => {
     expect(id?.serial).toBe(r.identity?.serial);
     // Never two requests at once: the camera saw them strictly one after another.
     expect(cam.stats().connections).toBe(cam.stats().requests);
+  });
+});
+
+describe("onvif driver, traced (campus-agent probe)", () => {
+  /** A poll as `campus-agent probe` makes it: the steps traced, and what the poll gave. */
+  async function tracedPoll(id: string, input: OnvifOptionsInput): Promise<{ steps: TraceStep[]; outcome: Reading | Error }> {
+    const steps: TraceStep[] = [];
+    const options = onvifOptionsSchema.parse(input);
+    const outcome = await driver
+      .poll({ id, timeoutMs: 5000, options }, { signal: AbortSignal.timeout(5000), log, trace: (s) => steps.push(s) })
+      .catch((e: unknown) => e as Error);
+    return { steps, outcome };
+  }
+
+  it("reports every call in order, timed as its rt_ metric, with the SOAP body as raw and what it said as detail", async () => {
+    const cam = await cameras.start({ manufacturer: "Acme", model: "A-1", firmwareVersion: "1.10", serialNumber: "00123", hardwareId: "HW-7" });
+    const { steps, outcome } = await tracedPoll("traced", optionsFor(cam, { snapshot: { mode: "fetch" } }));
+    const r = outcome as Reading;
+    expect(r.health).toBe("ok");
+    const ops = ["GetSystemDateAndTime", "GetDeviceInformation", "GetCapabilities", "GetProfiles", "GetStreamUri", "GetSnapshotUri"];
+    expect(steps.map((s) => [s.step, s.ok])).toEqual([...ops.map((op) => [op, true]), [expect.stringMatching(/^GET \/onvif\/snapshot\S* → 200$/), true]]);
+    for (const [i, op] of ops.entries()) {
+      expect(steps[i]?.ms, op).toBe(r.metrics[`rt_${op.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase()}_ms`]);
+      expect(steps[i]?.raw, op).toMatch(new RegExp(`^<\\?xml[\\s\\S]*<\\w+:${op}Response[\\s>]`));
+    }
+    const detail = (op: string) => steps.find((s) => s.step === op)?.detail;
+    expect(detail("GetSystemDateAndTime")).toMatch(/^camera time \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(UTC, NTP\), clock drift [+-]\d+\.\d s$/);
+    expect(detail("GetDeviceInformation")).toBe("Acme A-1, firmware 1.10, serial 00123, hardware HW-7");
+    expect(steps[1]?.raw).toContain("<tds:FirmwareVersion>1.10</tds:FirmwareVersion>");
+    expect(detail("GetProfiles")).toMatch(/^2 profiles; video on profile \S+$/);
+    expect(detail("GetStreamUri")).toMatch(/^rtsp:\/\/127\.0\.0\.1:554\//);
+    const snapshot = steps[6];
+    expect(snapshot?.ms).toBe(r.metrics.snapshot_ms);
+    expect(snapshot?.detail).toBe(`image/jpeg, ${String(r.metrics.snapshot_bytes)} bytes`);
+    expect(snapshot?.raw).toMatch(/^HTTP\/1\.1 200 OK\n(.+: .+\n)*[Cc]ontent-[Tt]ype: image\/jpeg/);
+  });
+
+  it("gives the same reading traced as untraced", async () => {
+    const cam = await cameras.start({ clockOffsetMs: 90_000 });
+    const timeless = (r: Reading) => ({
+      ...r,
+      responseTimeMs: 0,
+      metrics: Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, /_ms$/.test(k) ? typeof v : v])),
+      reasonText: r.reasonText?.replace(/\d+ s ahead/, "N s ahead"),
+    });
+    const plain = await poll(driver, "same-plain", optionsFor(cam));
+    const { outcome } = await tracedPoll("same-traced", optionsFor(cam));
+    expect(timeless(outcome as Reading)).toEqual(timeless(plain));
+  });
+
+  it("reports a camera that refuses connections as a failed first call saying so", async () => {
+    const cam = await cameras.start();
+    await cam.setFault({ kind: "reboot", downMs: 60_000 });
+    const { steps, outcome } = await tracedPoll("traced-refused", optionsFor(cam));
+    expect(steps).toEqual([{ step: "GetSystemDateAndTime", ms: expect.any(Number) as unknown, ok: false, detail: "connection refused (nothing listening on that port)" }]);
+    expect(outcome).toMatchObject({ code: "refused" });
+  });
+
+  it("reports a call with no answer in time as failed with the call's deadline", async () => {
+    const cam = await cameras.start({ fault: { kind: "hang" } });
+    const { steps, outcome } = await tracedPoll("traced-hang", optionsFor(cam, { timeout_ms: 300 }));
+    expect(steps).toMatchObject([{ step: "GetSystemDateAndTime", ok: false, detail: "no complete answer within 300 ms" }]);
+    expect(steps[0]?.ms).toBeGreaterThanOrEqual(290);
+    expect(outcome).toMatchObject({ code: "timeout" });
+  });
+
+  it("reports refused credentials as a failed GetDeviceInformation, with the camera's SOAP fault as raw", async () => {
+    const cam = await cameras.start({ fault: { kind: "wrong-credentials" } });
+    const { steps } = await tracedPoll("traced-creds", optionsFor(cam));
+    expect(steps.map((s) => [s.step, s.ok])).toEqual([
+      ["GetSystemDateAndTime", true],
+      ["GetDeviceInformation", false],
+    ]);
+    expect(steps[1]?.detail).toMatch(/^credentials refused \(.*NotAuthorized/);
+    expect(steps[1]?.raw).toMatch(/<\w+:Fault>[\s\S]*NotAuthorized/);
+  });
+
+  it("shows what a web server that is not a camera answered", async () => {
+    const web = await startNetDevice({ http: { body: "<html>router login</html>" } });
+    try {
+      const { steps } = await tracedPoll("traced-web", { host: web.host, port: web.port });
+      expect(steps).toMatchObject([{ step: "GetSystemDateAndTime", ok: false, detail: "answers HTTP 200 but not ONVIF (an HTML page)", raw: "<html>router login</html>" }]);
+    } finally {
+      await web.close();
+    }
+  });
+
+  it("traces identify(): the clock, then the identity", async () => {
+    const cam = await cameras.start({ firmwareVersion: "8.0.2" });
+    const steps: TraceStep[] = [];
+    const options = onvifOptionsSchema.parse(optionsFor(cam));
+    await driver.identify?.({ id: "traced-ident", timeoutMs: 5000, options }, { signal: AbortSignal.timeout(5000), log, trace: (s) => steps.push(s) });
+    expect(steps.map((s) => [s.step, s.ok])).toEqual([
+      ["GetSystemDateAndTime", true],
+      ["GetDeviceInformation", true],
+    ]);
+    expect(steps[1]?.detail).toBe(`Lumen Optics LX-4410, firmware 8.0.2, serial ${cam.identity().serialNumber}, hardware LX4410-R2`);
   });
 });

@@ -9,7 +9,7 @@ import { systemClock } from "../../agent/clock.js";
 import { ConfigError, parseConfig } from "../../config/load.js";
 import { effectivePoll } from "../../config/schema.js";
 import { DRIVERS } from "../../drivers/registry.js";
-import type { DeviceAlarm, DeviceEvent, DeviceRef, Driver, DriverReport } from "../../drivers/contract.js";
+import type { DeviceAlarm, DeviceEvent, DeviceRef, Driver, DriverReport, Reading, TraceStep } from "../../drivers/contract.js";
 import { evaluateContacts, parseContactMemory, testAlarmOf } from "../../drivers/panic-contacts/contacts.js";
 import { type PanicContactsOptions, panicContactsDriver, panicContactsOptionsSchema } from "../../drivers/panic-contacts/index.js";
 import { ContactModuleSim } from "../../scripts/sim/modbus-io.js";
@@ -223,6 +223,52 @@ describe("panic-contacts driver against a simulated I/O module", () => {
     expect(second.alarms).toEqual([expect.objectContaining({ phase: "alarm", type: "panic", zone: expect.objectContaining({ id: "15" }) })]);
     expect([second.health, second.reason, second.metrics.open_alarms]).toEqual(["degraded", "receiver_trouble", 1]);
     expect(second.events?.map((e) => e.type)).toEqual(["receiver_trouble"]);
+  });
+
+  it("a traced poll reports the read with the module's bits, and the inputs as they are wired; the reading is the untraced one's", async () => {
+    const s = await startModbusSim({ units: [1] });
+    sims.push(s);
+    const module = new ContactModuleSim(s.bank(1));
+    module.close(1);
+    module.close(7);
+    const d = panicContactsDriver.create({ log, clock: systemClock });
+    drivers.push(d);
+    const dev: DeviceRef<PanicContactsOptions> = { id: "rx-1", timeoutMs: 1000, options: { ...OPTIONS, port: s.tcpPort as number } };
+    const steps: TraceStep[] = [];
+    const traced = await d.poll(dev, { signal: AbortSignal.timeout(1000), log, trace: (st) => steps.push(st) });
+    expect(steps.map((st) => [st.step, st.ok, st.raw])).toEqual([
+      [`tcp connect 127.0.0.1:${s.tcpPort}`, true, undefined],
+      ["read discrete inputs 0-7 (unit 1)", true, "1 0 0 0 0 0 1 0"],
+    ]);
+    expect(steps[1]?.detail).toBe(
+      [
+        "input_1 Room 114 pendant (panic, zone 15): closed",
+        "input_2 (medical, zone 16): open",
+        ...[3, 4, 5, 6].map((n) => `input_${n}: open (not configured)`),
+        "input_7 (trouble): closed",
+        "input_8 (tamper): open",
+      ].join("; "),
+    );
+    const plain = await d.poll(dev, { signal: AbortSignal.timeout(1000), log });
+    const timeless = (r: Reading) => ({ ...r, responseTimeMs: 0, alarms: r.alarms?.map((a) => ({ ...a, id: "", at: 0 })), events: r.events?.map((e) => ({ ...e, at: 0 })) });
+    const { memory: _m1, ...tracedRest } = timeless(traced);
+    const { memory: _m2, ...plainRest } = timeless(plain);
+    expect(tracedRest).toEqual(plainRest);
+    expect(traced.alarms).toEqual([expect.objectContaining({ phase: "alarm", zone: expect.objectContaining({ id: "15" }) as unknown })]);
+  });
+
+  it("a traced poll of a module that does not answer shows the read failing at the request timeout", async () => {
+    const s = await startModbusSim({ units: [1] });
+    sims.push(s);
+    const d = panicContactsDriver.create({ log, clock: systemClock });
+    drivers.push(d);
+    const dev: DeviceRef<PanicContactsOptions> = { id: "rx-5", timeoutMs: 1000, options: { ...OPTIONS, port: s.tcpPort as number, unit_id: 5 } };
+    const steps: TraceStep[] = [];
+    await expect(d.poll(dev, { signal: AbortSignal.timeout(1000), log, trace: (st) => steps.push(st) })).rejects.toMatchObject({ code: "timeout" });
+    expect(steps).toMatchObject([
+      { step: `tcp connect 127.0.0.1:${s.tcpPort}`, ok: true },
+      { step: "read discrete inputs 0-7 (unit 5)", ok: false, detail: "unit 5 did not answer within 150 ms (the connection is up)" },
+    ]);
   });
 
   it("a test alarm reads the module first, then stores the simulated input's alarm through report()", async () => {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../agent/clock.js";
-import type { DeviceRef, DriverReport } from "../../drivers/contract.js";
+import type { DeviceRef, DriverReport, TraceStep } from "../../drivers/contract.js";
 import type { AlarmEvent } from "../../drivers/dc09/index.js";
 import { createDc09Receiver, type Dc09ReceiverDriver } from "../../drivers/panic-dc09/index.js";
 import { type Dc09Memory, mapEvents, PANEL_EVENT_KINDS, parseDc09Memory } from "../../drivers/panic-dc09/mapping.js";
@@ -499,6 +499,85 @@ describe("panic-dc09 receiver", () => {
     const h = harness();
     await started(h, device("rx-a", { account: "1234", listen: { protocols: ["udp"] } }));
     await expect(h.driver.poll(device("rx-b", { account: "1234", listen: { protocols: ["udp"] } }), pollCtx())).rejects.toMatchObject({ code: "config" });
+  });
+});
+
+describe("panic-dc09 receiver, traced (campus-agent probe)", () => {
+  const traced = async (driver: Dc09ReceiverDriver, dev: DeviceRef<PanicDc09Options>) => {
+    const steps: TraceStep[] = [];
+    const outcome = await driver.poll(dev, { ...pollCtx(), trace: (st) => steps.push(st) }).catch((e: unknown) => e as Error);
+    return { steps, outcome, say: steps.map((st) => [st.step, st.ok, st.detail]) };
+  };
+  /** The driver as the CLI runs it while the agent is stopped: no report(). */
+  const alone = () => {
+    const driver = createDc09Receiver({ log, clock: testClock(), env: { DC09_KEY: KEY } });
+    cleanups.push(() => driver.close?.());
+    return driver;
+  };
+
+  it("starting, it reports the key read and each listener bound; running, the listeners, supervision with the counts, open troubles and alarms", async () => {
+    const h = harness();
+    const dev = device("rx-office", { account: "1234", key_env: "DC09_KEY", zones: { 15: { name: "Room 114 pendant" } } });
+    const first = await traced(h.driver, dev);
+    const ports = h.driver.portsOf("rx-office") ?? {};
+    expect(first.say).toEqual([
+      ["read key (key_env DC09_KEY)", true, "AES-128 key"],
+      ["listen tcp 127.0.0.1:0", true, `bound, port ${ports.tcp}`],
+      ["listen udp 127.0.0.1:0", true, `bound, port ${ports.udp}`],
+      ["supervision (supervision_s 120)", true, "no message or link test yet, listening for 0 s"],
+      ["open troubles", true, "none"],
+      ["open alarms", true, "none"],
+    ]);
+    const panel = sender(h, ports.tcp ?? 0, { key: KEY });
+    expect((await panel.send({ event: "supervision-loss", zone: 15 })).result).toBe("ACK");
+    expect((await panel.send({ event: "panic", zone: 15 })).result).toBe("ACK");
+    expect((await panel.send({ event: "null" })).result).toBe("ACK");
+    h.clock.advance(4_000);
+    const second = await traced(h.driver, dev);
+    const alarmAt = new Date(h.reports[1]?.report.alarms?.[0]?.at ?? 0).toISOString();
+    expect(second.say).toEqual([
+      ["listener tcp 127.0.0.1:0", true, `listening, port ${ports.tcp}`],
+      ["listener udp 127.0.0.1:0", true, `listening, port ${ports.udp}`],
+      ["supervision (supervision_s 120)", true, "last message or link test 4 s ago; 2 messages, 1 link tests, 0 duplicates, 0 rejected, 0 not stored"],
+      ["open troubles", true, "Loss of supervision - RF, zone 15 (Room 114 pendant)"],
+      ["open alarms", true, `panic zone 15 since ${alarmAt}`],
+    ]);
+    expect(second.outcome).toMatchObject({ health: "degraded", reason: "pendant_missing" });
+  });
+
+  it("reports supervision lost as a failed step with the reason the poll then fails with", async () => {
+    const h = harness();
+    const dev = device("rx-office", { account: "1234", supervision_s: 60 });
+    await started(h, dev);
+    h.clock.advance(61_000);
+    const { steps, outcome } = await traced(h.driver, dev);
+    expect(steps.find((st) => !st.ok)).toEqual({ step: "supervision (supervision_s 60)", ms: 0, ok: false, detail: "no message or link test for 61 s (supervision_s 60)" });
+    expect(outcome).toMatchObject({ code: "supervision", message: "no message or link test for 61 s (supervision_s 60)" });
+  });
+
+  it("running alone, the poll still answers and says events get no ACK; a panel's alarm then gets none, its link test does", async () => {
+    const driver = alone();
+    const dev = device("rx-office", { account: "1234", listen: { protocols: ["tcp"] } });
+    const { say, outcome } = await traced(driver, dev);
+    expect(outcome).toMatchObject({ health: "ok", reasonText: "listening, no message yet (0 s)" });
+    expect(say.at(-1)).toEqual(["store and acknowledge", true, expect.stringMatching(/^not here: running without the agent, nothing can be stored, so events get no ACK/)]);
+    const port = driver.portsOf("rx-office")?.tcp ?? 0;
+    const panel = new Dc09Sender({ host: "127.0.0.1", port, transport: "tcp", account: "1234", ackTimeoutMs: 300, attempts: 1 });
+    cleanups.push(() => panel.close());
+    expect((await panel.send({ event: "panic", zone: 15 })).result).toBe("timeout");
+    expect((await panel.send({ event: "null" })).result).toBe("ACK");
+    expect(await driver.poll(dev, pollCtx())).toMatchObject({ metrics: { messages: 0, link_tests: 1, report_failures: 1 } });
+  });
+
+  it("running alone on a port already taken, the listen step fails and the error says whose it most likely is", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen({ host: "127.0.0.1", port: 0 }, resolve));
+    cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const port = (blocker.address() as AddressInfo).port;
+    const said = "EADDRINUSE (taken, most likely by the running agent's own receiver: see campus-agent status)";
+    const { steps, outcome } = await traced(alone(), device("rx-office", { account: "1234", listen: { port, protocols: ["tcp"] } }));
+    expect(steps).toEqual([{ step: `listen tcp 127.0.0.1:${port}`, ms: expect.any(Number) as unknown, ok: false, detail: said }]);
+    expect(outcome).toMatchObject({ code: "listen", message: `cannot listen on tcp 127.0.0.1:${port}: ${said}` });
   });
 });
 

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { systemClock } from "../../agent/clock.js";
-import type { DriverError, Reading } from "../../drivers/contract.js";
+import type { DriverError, Reading, TraceStep } from "../../drivers/contract.js";
 import { type ReachabilityOptionsInput, reachabilityDriver, reachabilityOptionsSchema } from "../../drivers/reachability/index.js";
 import type { NetDevice } from "../../scripts/sim/netdevice.js";
 import { netDevices } from "../helpers/netdevice.js";
@@ -26,6 +26,19 @@ async function pollError(input: ReachabilityOptionsInput, timeoutMs = 2000): Pro
   expect(err).toMatchObject({ name: "DriverError" });
   return err as DriverError;
 }
+
+/** A poll as `campus-agent probe` makes it: the steps traced, and what the poll gave (a reading or an error). */
+async function tracedPoll(input: ReachabilityOptionsInput, timeoutMs = 2000): Promise<{ steps: TraceStep[]; outcome: Reading | DriverError }> {
+  const steps: TraceStep[] = [];
+  const options = reachabilityOptionsSchema.parse(input);
+  const outcome = await driver
+    .poll({ id: "dev-1", timeoutMs, options }, { signal: AbortSignal.timeout(timeoutMs), log, trace: (s) => steps.push(s) })
+    .catch((e: unknown) => e as DriverError);
+  return { steps, outcome };
+}
+
+/** Timings are milliseconds with one decimal at most. */
+const tenths = (ms: number) => Math.abs(ms * 10 - Math.round(ms * 10)) < 1e-6;
 
 const device = netDevices();
 
@@ -191,10 +204,92 @@ describe("reachability driver over HTTPS", () => {
     expect({ code: e.code, retryable: e.retryable }).toEqual({ code: "config", retryable: false });
   });
 
+  it("traces the TLS handshake between the connect and the request, with the certificate it was shown", async () => {
+    const d = await device({ tls: { key, cert } });
+    const { steps } = await tracedPoll(httpCheck(d, { ca_file: join(dir, "cert.pem") }));
+    expect(steps.map((s) => [s.step, s.ok])).toEqual([
+      [`tcp connect 127.0.0.1:${d.port}`, true],
+      ["tls handshake (verify on)", true],
+      ["GET /health → 200", true],
+    ]);
+    expect(steps[1]?.detail).toMatch(/^TLSv1\.[23]; certificate CN=localhost issued by CN=localhost, 0 days left, trusted$/);
+  });
+
+  it("traces an untrusted certificate as a failed handshake step, naming why", async () => {
+    const d = await device({ tls: { key, cert } });
+    const { steps } = await tracedPoll(httpCheck(d));
+    expect(steps[1]).toMatchObject({ step: "tls handshake (verify on)", ok: false, detail: "certificate not trusted (DEPTH_ZERO_SELF_SIGNED_CERT)" });
+    expect(steps).toHaveLength(2);
+  });
+
   it("fails with tls when the port speaks plain HTTP to an https:// URL", async () => {
     const d = await device({ behaviour: "garbage" });
     const e = await pollError({ host: d.host, http: { url: d.url.replace("http:", "https:") } });
     expect(e.code).toBe("tls");
+  });
+});
+
+describe("reachability driver, traced (campus-agent probe)", () => {
+  it("reports the connect and the request in order, timed as the metrics are, with the response head as raw and the verdict as detail", async () => {
+    const d = await device();
+    const { steps, outcome } = await tracedPoll(httpCheck(d));
+    const r = outcome as Reading;
+    expect(steps.map((s) => [s.step, s.ok])).toEqual([
+      [`tcp connect 127.0.0.1:${d.port}`, true],
+      ["GET /health → 200", true],
+    ]);
+    const [connect, get] = steps as [TraceStep, TraceStep];
+    expect(connect.ms).toBe(r.metrics.tcp_connect_ms);
+    expect(connect.detail).toMatch(/^connected \(local port \d+\)$/);
+    expect(get.ms).toBe(r.metrics.http_response_ms);
+    expect(get.detail).toBe("HTTP 200 as expected; 3 body bytes read");
+    expect(get.raw?.split("\n")).toEqual([
+      "HTTP/1.1 200 OK",
+      "Content-Type: text/plain",
+      "Content-Length: 3",
+      "Server: campus-sim-netdevice",
+      "Connection: close",
+    ]);
+    expect(steps.every((s) => s.ms >= 0 && tenths(s.ms))).toBe(true);
+  });
+
+  it("gives the same reading traced as untraced", async () => {
+    const d = await device({ behaviour: "unhealthy" });
+    const plain = await poll(httpCheck(d));
+    const { outcome } = await tracedPoll(httpCheck(d));
+    const timeless = (r: Reading) => ({
+      ...r,
+      responseTimeMs: 0,
+      reasonText: r.reasonText?.replace(/[\d.]+ ms/g, "N ms"),
+      metrics: { ...r.metrics, tcp_connect_ms: 0, http_response_ms: 0 },
+    });
+    expect(timeless(outcome as Reading)).toEqual(timeless(plain));
+    expect(d.stats()).toEqual({ connections: 2, requests: 2 });
+  });
+
+  it("names an unexpected status in the step and says in the detail that it is outside expect_status", async () => {
+    const d = await device({ behaviour: "unhealthy" });
+    const { steps } = await tracedPoll(httpCheck(d));
+    expect(steps[1]).toMatchObject({ step: "GET /health → 503", ok: true, detail: "HTTP 503 not in expect_status (200-399); 20 body bytes read" });
+    expect(steps[1]?.raw).toMatch(/^HTTP\/1\.1 503 Service Unavailable\n/);
+  });
+
+  it("reports a refused connect as a failed step saying so, and the poll still fails with refused", async () => {
+    const d = await device({ behaviour: "refuse" });
+    const { steps, outcome } = await tracedPoll(tcp(d));
+    expect(steps).toEqual([{ step: `tcp connect 127.0.0.1:${d.port}`, ms: expect.any(Number) as unknown, ok: false, detail: "connection refused (nothing listening on that port)" }]);
+    expect(outcome).toMatchObject({ name: "DriverError", code: "refused" });
+  });
+
+  it("reports a device that accepts but never answers as a failed request step at the deadline", async () => {
+    const d = await device({ behaviour: "blackhole" });
+    const { steps, outcome } = await tracedPoll(httpCheck(d), 300);
+    expect(steps.map((s) => [s.step, s.ok, s.detail ?? ""])).toEqual([
+      [`tcp connect 127.0.0.1:${d.port}`, true, expect.stringMatching(/^connected/)],
+      ["GET /health", false, "deadline reached before the device answered"],
+    ]);
+    expect(steps[1]?.ms).toBeGreaterThanOrEqual(250);
+    expect(outcome).toMatchObject({ code: "timeout" });
   });
 });
 
