@@ -168,11 +168,16 @@ describe("campus-agent bundle", () => {
     const c = await campus();
     await c.agent.start();
     cleanups.push(() => c.agent.stop());
-    // The refused cameras have been logged as warnings: the logs have something to show.
-    await vi.waitFor(async () => expect(((await controlRequest(c.socket, "status", {}, 5000)) as StatusView).recent_errors.total).toBeGreaterThan(0), {
-      timeout: 10_000,
-      interval: 50,
-    });
+    // The two refused cameras are offline (their second failure), so devices.json says so, and their
+    // failures were logged as warnings: the logs have something to show.
+    await vi.waitFor(
+      async () => {
+        const st = (await controlRequest(c.socket, "status", {}, 5000)) as StatusView;
+        expect(st.devices.offline).toBe(2);
+        expect(st.recent_errors.total).toBeGreaterThan(0);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
 
     const r = await run(c);
     expect(r.err).toBe("");
