@@ -7,7 +7,6 @@
  * package and every byte searched for them; then the same once the agent
  * has stopped.
  */
-import { execFile } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -19,7 +18,7 @@ import { VERSION } from "../../agent/version.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
 import { freePort } from "../helpers/net.js";
 import { selfSignedCert } from "../helpers/tls.js";
-import { CLI, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
+import { runCli, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
 import { startMosquitto } from "./helpers/mosquitto.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -30,15 +29,6 @@ afterEach(async () => {
 const BROKER_PASSWORD = "gw/Pa55-in-env-and-url";
 const CAMERA_PASSWORD = "camera-file-S3cret";
 const DC09_KEY = "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF";
-
-function cli(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000, env: { ...process.env, ...env }, cwd }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function unpack(archive: string, into: string): Promise<Map<string, Buffer>> {
   mkdirSync(into, { recursive: true });
@@ -103,7 +93,7 @@ describe("campus-agent bundle", () => {
     await agent.waitForLog((l) => l.device === "cam-lot" && l.level === 40);
 
     // Run from the folder it should write into: the default name, in the current folder.
-    const r = await cli(["bundle", "--config", c.file], c.env, c.out);
+    const r = await runCli(["bundle", "--config", c.file], { env: c.env, cwd: c.out, timeoutMs: 60_000 });
     const journalOnly = (r.stdout.match(/\nNOT GATHERED \(\d+\):\n([\s\S]*)$/)?.[1] ?? "").split("\n").filter((l) => l !== "" && !l.startsWith("  - logs/journal.txt"));
     // journalctl is the machine's: only it may be missing here.
     expect(journalOnly).toEqual([]);
@@ -137,7 +127,7 @@ describe("campus-agent bundle", () => {
     // Stopped: status and devices cannot be had, the rest still can.
     agent.child.kill("SIGTERM");
     expect(await agent.exited).toBe(0);
-    const stopped = await cli(["bundle", "--config", c.file, "--json", "--output", join(c.dir, "stopped.tar.gz")], c.env, c.out);
+    const stopped = await runCli(["bundle", "--config", c.file, "--json", "--output", join(c.dir, "stopped.tar.gz")], { env: c.env, cwd: c.out, timeoutMs: 60_000 });
     expect(stopped.code).toBe(1);
     const summary = JSON.parse(stopped.stdout) as BundleSummary;
     expect(summary.path).toBe(join(c.dir, "stopped.tar.gz"));
@@ -156,7 +146,7 @@ describe("campus-agent bundle", () => {
       [["bundle", "--output", ""], "--output expects a path"],
       [["outbox", "--output", "x.tar.gz"], "outbox takes no --output"],
     ] as const) {
-      const r = await cli([...args], {}, dir);
+      const r = await runCli(args, { cwd: dir, timeoutMs: 60_000 });
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr).toContain(message);
     }

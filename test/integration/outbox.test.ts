@@ -4,28 +4,18 @@
  * process) whose broker is down, so messages pile up; then of the same agent
  * once it has stopped.
  */
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ExportLine, OutboxView } from "../../agent/commands/outbox.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
 import { freePort } from "../helpers/net.js";
-import { CLI, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
+import { runCli, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const jsonLines = (s: string) => s.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as ExportLine);
 
@@ -48,7 +38,7 @@ describe("campus-agent outbox", () => {
     let running: OutboxView | undefined;
     await vi.waitFor(
       async () => {
-        const r = await cli(["outbox", "--config", file, "--json"]);
+        const r = await runCli(["outbox", "--config", file, "--json"]);
         running = JSON.parse(r.stdout) as OutboxView;
         if (running.depth.telemetry < 3) throw new Error(`only ${running.total} waiting: ${r.stdout}${r.stderr}`);
       },
@@ -59,14 +49,14 @@ describe("campus-agent outbox", () => {
     expect(seen.files.wal_bytes).toBeGreaterThan(0);
     expect(seen.oldest?.topic).toMatch(/^campus\/lincoln\//);
 
-    const table = await cli(["outbox", "--config", file, "--max-age-s", "0"]);
+    const table = await runCli(["outbox", "--config", file, "--max-age-s", "0"]);
     expect(table.code).toBe(1);
     expect(table.stdout).toContain(`Outbox  ${join(dir, "outbox.db")}`);
     expect(table.stdout).toMatch(/CLASS\s+WAITING\s+OLDEST\s+DROPPED/);
     expect(table.stdout).toContain("PROBLEMS (1):");
     expect(table.stdout).toContain("a backlog: ");
 
-    const exported = await cli(["outbox", "--config", file, "--export", "-"]);
+    const exported = await runCli(["outbox", "--config", file, "--export", "-"]);
     expect(exported.code).toBe(0);
     const lines = jsonLines(exported.stdout);
     // Nothing was acked meanwhile: at least what the summary saw, in sending order.
@@ -77,27 +67,27 @@ describe("campus-agent outbox", () => {
     expect(telemetry.length).toBeGreaterThanOrEqual(3);
     expect(telemetry[0]).toMatchObject({ stream: "dev-a", class: "telemetry", format: "json" });
     expect(Date.parse(telemetry[0]?.created_at ?? "")).toBeGreaterThan(0);
-    const onlyTelemetry = jsonLines((await cli(["outbox", "--config", file, "--export", "-", "--class", "telemetry"])).stdout);
+    const onlyTelemetry = jsonLines((await runCli(["outbox", "--config", file, "--export", "-", "--class", "telemetry"])).stdout);
     expect(onlyTelemetry.every((l) => l.class === "telemetry")).toBe(true);
 
     // The agent was not disturbed: it still polls and stores.
-    const later = JSON.parse((await cli(["outbox", "--config", file, "--json"])).stdout) as OutboxView;
+    const later = JSON.parse((await runCli(["outbox", "--config", file, "--json"])).stdout) as OutboxView;
     expect(later.depth.telemetry).toBeGreaterThanOrEqual(seen.depth.telemetry);
 
     expect(await agent.kill("SIGTERM")).toBe(0);
     // Its last close checkpointed the WAL and removed it.
     expect(existsSync(join(dir, "outbox.db-wal"))).toBe(false);
-    const stopped = await cli(["outbox", "--db", join(dir, "outbox.db"), "--json"]);
+    const stopped = await runCli(["outbox", "--db", join(dir, "outbox.db"), "--json"]);
     const after = JSON.parse(stopped.stdout) as OutboxView;
     expect(after.total).toBeGreaterThanOrEqual(later.total);
-    const all = jsonLines((await cli(["outbox", "--db", join(dir, "outbox.db"), "--export", "-"])).stdout);
+    const all = jsonLines((await runCli(["outbox", "--db", join(dir, "outbox.db"), "--export", "-"])).stdout);
     expect(all.length).toBe(after.total);
     expect(stopped.code).toBe(0);
 
-    const missing = await cli(["outbox", "--db", join(dir, "nothing.db")]);
+    const missing = await runCli(["outbox", "--db", join(dir, "nothing.db")]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("no outbox at");
-    const bad = await cli(["outbox", "--config", file, "--class", "alarm"]);
+    const bad = await runCli(["outbox", "--config", file, "--class", "alarm"]);
     expect(bad.code).toBe(2);
   });
 });

@@ -11,13 +11,12 @@
  * never change (a clock 90 s fast, a refused password) and their firmware
  * are fixed facts too.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { stringify } from "yaml";
 import { extract } from "tar";
 import type { BundleSummary } from "../../agent/commands/bundle.js";
 import type { DevicesView, StatusView } from "../../agent/control/views.js";
@@ -27,17 +26,7 @@ import { DEMO_CAMERA_PASSWORD, DEMO_CAMERAS, DEMO_DEVICES, DEMO_DOORS } from "..
 import { type Recorder, record } from "../helpers/mqtt.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
-import { CLI, startAgent } from "./helpers/agent-process.js";
-
-/** Run the CLI without blocking this process. */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { CLI, runCli, scratchDir, startAgent, writeCampusConfig } from "./helpers/agent-process.js";
 
 const DEMO_CONFIG = join(import.meta.dirname, "..", "..", "config", "demo.yaml");
 const serialDoors = DEMO_DOORS.filter((d) => d.link.transport === "rtu").map((d) => d.id);
@@ -91,7 +80,7 @@ describe("campus-agent status and devices on the demo campus", () => {
   });
 
   it("status shows the gateway at a glance and exits 1, naming the offline doors on the RS-485 line", async () => {
-    const r = await cli(["status", "--socket", demo.socket]);
+    const r = await runCli(["status", "--socket", demo.socket]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(1);
     expect(r.stdout.startsWith(`campus-agent ${VERSION}: campus demo-hs, gateway gw-demo\n`)).toBe(true);
@@ -114,7 +103,7 @@ describe("campus-agent status and devices on the demo campus", () => {
   });
 
   it("status --json gives scripts the same report, with ok false and the problems", async () => {
-    const r = await cli(["status", "--json", "--socket", demo.socket]);
+    const r = await runCli(["status", "--json", "--socket", demo.socket]);
     expect(r.code).toBe(1);
     const v = JSON.parse(r.stdout) as StatusView & { ok: boolean; problems: string[] };
     expect(v).toMatchObject({
@@ -143,7 +132,7 @@ describe("campus-agent status and devices on the demo campus", () => {
   });
 
   it("devices lists all 26 devices of the demo with location, state, reason, last seen, response time and firmware, and exits 1", async () => {
-    const r = await cli(["devices", "--socket", demo.socket]);
+    const r = await runCli(["devices", "--socket", demo.socket]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(1);
     const lines = r.stdout.split("\n");
@@ -162,7 +151,7 @@ describe("campus-agent status and devices on the demo campus", () => {
   });
 
   it("devices --status offline --json lists only offline devices, the doors on the RS-485 line among them, never seen", async () => {
-    const r = await cli(["devices", "--status", "offline", "--json", "--socket", demo.socket]);
+    const r = await runCli(["devices", "--status", "offline", "--json", "--socket", demo.socket]);
     expect(r.code).toBe(1);
     const v = JSON.parse(r.stdout) as DevicesView & { ok: boolean };
     expect(v).toMatchObject({ ok: false, campus: "demo-hs", gateway: "gw-demo", total: 26, filter: { status: "offline" }, buildings: ["A", "B", "C", "Grounds"] });
@@ -180,7 +169,7 @@ describe("campus-agent status and devices on the demo campus", () => {
   });
 
   it("devices --kind onvif lists the six cameras with their firmware, the one with a fast clock and the one whose password was changed degraded", async () => {
-    const r = await cli(["devices", "--kind", "onvif", "--socket", demo.socket]);
+    const r = await runCli(["devices", "--kind", "onvif", "--socket", demo.socket]);
     expect(r.code).toBe(1);
     const lines = r.stdout.split("\n");
     expect(lines[0]).toBe("Devices of campus demo-hs, gateway gw-demo: 6 of 26 (kind onvif)");
@@ -195,7 +184,7 @@ describe("campus-agent status and devices on the demo campus", () => {
   });
 
   it("probe shows each ONVIF call of a camera with its time and meaning, the decoded reading and the identity read, through the running agent", async () => {
-    const r = await cli(["probe", "cam-main-entrance", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    const r = await runCli(["probe", "cam-main-entrance", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^probe cam-main-entrance \(onvif\) through the running agent \(pid \d+\); deadline 8000 ms; nothing is published\n/);
@@ -206,17 +195,17 @@ describe("campus-agent status and devices on the demo campus", () => {
     expect(r.stdout).toMatch(/\n {2}=> online, answered in [\d.]+ ms\n {2}metrics:\n/);
     expect(r.stdout).toContain("\n  => manufacturer Lumen Optics, model LX-4410, serial ");
     expect(r.stdout.endsWith("\nOK\n")).toBe(true);
-    const raw = await cli(["probe", "cam-main-entrance", "--raw", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    const raw = await runCli(["probe", "cam-main-entrance", "--raw", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     expect(raw.stdout).toMatch(/\n {6}raw: <\?xml version="1\.0" encoding="UTF-8"\?>\n {11}<env:Envelope [^\n]*<tds:Manufacturer>Lumen Optics<\/tds:Manufacturer>/);
   });
 
   it("probe --json of a door on the RS-485 line that has no serial port gives the failed step and exit 1; of a camera refusing its password, degraded with the reason", async () => {
-    const door = await cli(["probe", serialDoors[0] ?? "", "--json", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    const door = await runCli(["probe", serialDoors[0] ?? "", "--json", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     expect(door.code).toBe(1);
     const outcome = JSON.parse(door.stdout) as { ok: boolean; via: string; poll: { ok: boolean; error: { code: string; message: string } } };
     expect(outcome).toMatchObject({ ok: false, via: "agent", poll: { ok: false } });
     expect(outcome.poll.error.message).toMatch(/rs485-a/);
-    const cam = await cli(["probe", "cam-library", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    const cam = await runCli(["probe", "cam-library", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     expect(cam.code).toBe(1);
     expect(cam.stdout).toMatch(/\n {2}GetDeviceInformation +[\d.]+ +FAILED +credentials refused/);
     expect(cam.stdout).toMatch(/\nPROBLEM: the device is degraded: auth \(/);
@@ -224,7 +213,7 @@ describe("campus-agent status and devices on the demo campus", () => {
   });
 
   it("discover finds the six cameras by WS-Discovery with what they say of themselves and the Modbus units behind each endpoint, against the config", async () => {
-    const r = await cli(["discover", "--json", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    const r = await runCli(["discover", "--json", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     const report = JSON.parse(r.stdout) as DiscoveryReport & { ok: boolean; via: string };
     expect(report.via).toBe("agent");
     const onvif = report.scans.find((s) => s.kind === "onvif");
@@ -239,7 +228,7 @@ describe("campus-agent status and devices on the demo campus", () => {
     expect(report.not_found[0]?.status?.state).toBe("offline");
     expect(report.scans.filter((s) => !s.ok).map((s) => s.target)).toEqual([expect.stringMatching(/^rtu:.*rs485-a units 1-8$/)]);
     expect(r.code).toBe(1);
-    const text = await cli(["discover", "--socket", demo.socket, "--config", DEMO_CONFIG]);
+    const text = await runCli(["discover", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     expect(text.stdout).toMatch(/\n {2}cam-main-entrance +onvif +127\.77\.1\.10 +Lumen Optics LX-4410 serial \S+ firmware 7\.4\.1\n/);
     expect(text.stdout).toMatch(/\nConfigured, not found \(2\)\n/);
   });
@@ -247,13 +236,9 @@ describe("campus-agent status and devices on the demo campus", () => {
   it("bundle writes the demo's support archive: its status and its 26 devices from the running agent, the outbox, and not the cameras' password", async () => {
     const out = mkdtempSync(join(tmpdir(), "demo-bundle-"));
     try {
-      const r = await new Promise<{ code: number; stdout: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          [CLI, "bundle", "--json", "--output", out, "--socket", demo.socket, "--db", join(demo.dir, "demo-outbox.db"), "--config", DEMO_CONFIG],
-          { encoding: "utf8", timeout: 60_000, env: { ...process.env, CAMPUS_DEMO_CAMERA_PASSWORD: DEMO_CAMERA_PASSWORD } },
-          (err, stdout) => resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : -1, stdout }),
-        );
+      const r = await runCli(["bundle", "--json", "--output", out, "--socket", demo.socket, "--db", join(demo.dir, "demo-outbox.db"), "--config", DEMO_CONFIG], {
+        env: { CAMPUS_DEMO_CAMERA_PASSWORD: DEMO_CAMERA_PASSWORD },
+        timeoutMs: 60_000,
       });
       const summary = JSON.parse(r.stdout) as BundleSummary;
       expect(summary.files.map((f) => f.name)).toEqual(expect.arrayContaining(["config.yaml", "status.json", "devices.json", "outbox.json", "versions.json"]));
@@ -280,62 +265,49 @@ describe("campus-agent status and devices against an agent that stops", () => {
   });
 
   it("exit 0 while the agent runs with nothing wrong, then 1 with 'is the agent running?' once it has stopped", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "stopped-agent-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, "config.yaml");
-    writeFileSync(
-      file,
-      stringify({ campus: { id: "lincoln" }, gateway: { id: "gw-1" }, broker: { embedded: { host: "127.0.0.1", port: 0 } }, outbox: { path: "outbox.db" }, devices: [] }),
-    );
+    const dir = scratchDir("stopped-agent-", cleanups);
+    const file = writeCampusConfig(dir, { broker: { embedded: { host: "127.0.0.1", port: 0 } }, devices: [] });
     const agent = startAgent(file);
     cleanups.push(() => agent.kill("SIGKILL"));
     await agent.waitForLog((l) => l.msg === "control socket open");
     await agent.waitForLog((l) => l.msg === "connected to the broker");
 
-    const ok = await cli(["status", "--config", file]);
+    const ok = await runCli(["status", "--config", file]);
     expect(ok.stderr).toBe("");
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("\nDevices  0: 0 online, 0 degraded, 0 offline, 0 unknown\n");
     expect(ok.stdout).toContain("\nOK: connected to the broker, nothing dropped, no device offline.\n");
-    const none = await cli(["devices", "--config", file]);
+    const none = await runCli(["devices", "--config", file]);
     expect(none).toMatchObject({ code: 0, stdout: "Devices of campus lincoln, gateway gw-1: 0 devices\nNo device is configured.\n" });
 
     expect(await agent.kill("SIGTERM")).toBe(0);
-    const status = await cli(["status", "--config", file]);
+    const status = await runCli(["status", "--config", file]);
     expect(status.code).toBe(1);
     expect(status.stdout).toBe("");
     expect(status.stderr).toBe(`campus-agent status: no control socket at ${join(dir, "campus-agent.sock")}: is the agent running? (systemctl status campus-agent)\n`);
-    const devices = await cli(["devices", "--json", "--config", file]);
+    const devices = await runCli(["devices", "--json", "--config", file]);
     expect(devices.code).toBe(1);
     expect(JSON.parse(devices.stdout)).toEqual({ ok: false, error: { code: "not_running", message: expect.stringMatching(/is the agent running\?/) as unknown } });
   });
 
   it("probe and discover work without the agent too, with drivers of their own, and say so", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "stopped-probe-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = scratchDir("stopped-probe-", cleanups);
     const device = await startNetDevice({});
     cleanups.push(() => device.close());
     const door = await startModbusSim({ units: [1, 4] });
     cleanups.push(() => door.close());
-    const file = join(dir, "config.yaml");
-    writeFileSync(
-      file,
-      stringify({
-        campus: { id: "lincoln" },
-        gateway: { id: "gw-1" },
-        outbox: { path: "outbox.db" },
-        discovery: { onvif: { enabled: false }, modbus: { units: "1-4", timeout_ms: 100 } },
-        devices: [
-          { id: "intercom", kind: "reachability", category: "safety-critical", options: { host: device.host, port: device.port } },
-          { id: "door-1", kind: "modbus-door", category: "safety-critical", options: { transport: "tcp", host: "127.0.0.1", port: door.tcpPort, unit_id: 1, profile: "generic-door" } },
-        ],
-      }),
-    );
-    const probe = await cli(["probe", "intercom", "--config", file]);
+    const file = writeCampusConfig(dir, {
+      discovery: { onvif: { enabled: false }, modbus: { units: "1-4", timeout_ms: 100 } },
+      devices: [
+        { id: "intercom", kind: "reachability", category: "safety-critical", options: { host: device.host, port: device.port } },
+        { id: "door-1", kind: "modbus-door", category: "safety-critical", options: { transport: "tcp", host: "127.0.0.1", port: door.tcpPort, unit_id: 1, profile: "generic-door" } },
+      ],
+    });
+    const probe = await runCli(["probe", "intercom", "--config", file]);
     expect(probe.code).toBe(0);
     expect(probe.stdout).toMatch(/^probe intercom \(reachability\) with a driver of its own \(the agent was not asked: no control socket at .*\); deadline \d+ ms; nothing is published\n/);
     expect(probe.stdout).toMatch(/\n {2}tcp connect 127\.0\.0\.1:\d+ +[\d.]+ +ok +/);
-    const found = await cli(["discover", "--json", "--config", file]);
+    const found = await runCli(["discover", "--json", "--config", file]);
     expect(found.code).toBe(1);
     expect(JSON.parse(found.stdout)).toMatchObject({
       ok: false,

@@ -5,7 +5,6 @@
  * (encrypted account) and a contact receiver (I/O module simulator, Modbus
  * TCP) are tested end to end; a stopped agent or broker is a problem found.
  */
-import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -13,7 +12,7 @@ import { ContactModuleSim } from "../../scripts/sim/modbus-io.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { record } from "../helpers/mqtt.js";
 import { freePort } from "../helpers/net.js";
-import { CLI, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
+import { runCli, startAgent, scratchDir, writeCampusConfig } from "./helpers/agent-process.js";
 import { startMosquitto } from "./helpers/mosquitto.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -24,16 +23,6 @@ afterEach(async () => {
 const KEY = "00112233445566778899AABBCCDDEEFF";
 const USERS = { "gw-lincoln": "s3cret-gw-Pa55", admin: "admin-Pa55" };
 const ACL = "user gw-lincoln\ntopic readwrite campus/lincoln/#\n\nuser admin\ntopic readwrite #\n";
-
-/** Run the CLI without blocking this process (it hosts the I/O module simulator). */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function campus() {
   const dir = scratchDir("test-alarm-", cleanups);
@@ -73,13 +62,13 @@ async function campus() {
 describe("campus-agent test-alarm", () => {
   it("tests a DC-09 receiver and a contact receiver end to end through the broker, printing each step and the latency", async () => {
     const { file, sub } = await campus();
-    const dc09 = await cli(["test-alarm", "panic-rx-office", "--config", file]);
+    const dc09 = await runCli(["test-alarm", "panic-rx-office", "--config", file]);
     expect(dc09.stderr).toBe("");
     expect(dc09.code).toBe(0);
     expect(dc09.stdout).toMatch(/^Test alarm: panic-rx-office \(panic-dc09\)\n {2}via DC-09 manual test \(ADM-CID 601, encrypted, sequence \d+\) over tcp 127\.0\.0\.1:\d+\n/);
     expect(dc09.stdout).toMatch(/\n {2}received +\d+\.\d ms {2}from the broker, test: true, type test\nOK: the test alarm reached the broker \d+\.\d ms after it was requested \(alarm_id [0-9a-f-]{36}\)\.\n$/);
 
-    const contacts = await cli(["test-alarm", "panic-rx-gym", "--config", file, "--json"]);
+    const contacts = await runCli(["test-alarm", "panic-rx-gym", "--config", file, "--json"]);
     expect(contacts.code).toBe(0);
     const outcome = JSON.parse(contacts.stdout) as { ok: boolean; alarm_id: string; latency_ms: number; steps: { step: string }[] };
     expect(outcome).toMatchObject({ ok: true, kind: "panic-contacts", via: "simulated activation of input input_1 (zone 7, Gym pendant), after reading the I/O module" });
@@ -97,23 +86,23 @@ describe("campus-agent test-alarm", () => {
   it("says what is wrong, with exit code 1, when the broker is down or the agent is not running", async () => {
     const { file, m, agent } = await campus();
     await m.stop();
-    const noBroker = await cli(["test-alarm", "panic-rx-office", "--config", file, "--timeout-s", "3"]);
+    const noBroker = await runCli(["test-alarm", "panic-rx-office", "--config", file, "--timeout-s", "3"]);
     expect(noBroker.code).toBe(1);
     expect(noBroker.stdout).toMatch(/FAILED \(broker\): cannot subscribe to campus\/lincoln\/device\/panic-rx-office\/alarm at mqtts:\/\/localhost:\d+: /);
     expect(noBroker.stdout).not.toContain(USERS["gw-lincoln"]);
 
     expect(await agent.kill("SIGTERM")).toBe(0);
-    const noAgent = await cli(["test-alarm", "panic-rx-office", "--config", file]);
+    const noAgent = await runCli(["test-alarm", "panic-rx-office", "--config", file]);
     expect(noAgent.code).toBe(1);
     expect(noAgent.stdout).toMatch(/FAILED \(not_running\): no control socket at .*campus-agent\.sock: is the agent running\?/);
   });
 
   it("refuses a device that is not a panic receiver with exit code 2", async () => {
     const { file } = await campus();
-    const r = await cli(["test-alarm", "panic-rx-gym", "--config", file, "--input", "input_8"]);
+    const r = await runCli(["test-alarm", "panic-rx-gym", "--config", file, "--input", "input_8"]);
     expect(r.code).toBe(2);
     expect(r.stdout).toContain('FAILED (bad_request): input "input_8" is not a panic input: expected one of input_1');
-    const usage = await cli(["test-alarm", "--config", file]);
+    const usage = await runCli(["test-alarm", "--config", file]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("test-alarm needs the id of a panic receiver");
   });

@@ -1,5 +1,5 @@
 /** The built agent (dist/agent/cli.js), run as a separate process the way the service runs it. */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,32 @@ import { stringify } from "yaml";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 export const CLI = join(ROOT, "dist", "agent", "cli.js");
+
+export interface CliRun {
+  /** The exit code; -1 when the CLI was killed (its timeout) or could not be started. */
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run the built CLI once, as a technician would, without blocking this
+ * process (which may host the simulators the CLI talks to). `env` adds to
+ * this process's environment.
+ */
+export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { encoding: "utf8", timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...opts.env }, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
 
 export interface AgentProcess {
   child: ChildProcess;
@@ -75,11 +101,11 @@ export function scratchDir(prefix: string, cleanups: (() => unknown)[]): string 
 
 /**
  * Write `dir`/config.yaml for campus lincoln, gateway gw-1: the outbox in
- * `dir`, reconnects every 100-500 ms to `sections.broker.url`. The other
- * sections are added as given; `broker` and `outbox` add to the defaults.
- * Returns the file's path.
+ * `dir`; a `broker` given reconnects every 100-500 ms (none: the embedded
+ * broker). The other sections are added as given; `broker` and `outbox` add
+ * to the defaults. Returns the file's path.
  */
-export function writeCampusConfig(dir: string, sections: { broker: { url: string } & Record<string, unknown> } & Record<string, unknown>): string {
+export function writeCampusConfig(dir: string, sections: { broker?: Record<string, unknown> } & Record<string, unknown>): string {
   const { broker, outbox, ...rest } = sections as typeof sections & { outbox?: Record<string, unknown> };
   const file = join(dir, "config.yaml");
   writeFileSync(
@@ -87,7 +113,7 @@ export function writeCampusConfig(dir: string, sections: { broker: { url: string
     stringify({
       campus: { id: "lincoln" },
       gateway: { id: "gw-1" },
-      broker: { reconnect_min_ms: 100, reconnect_max_ms: 500, ...broker },
+      ...(broker !== undefined ? { broker: { reconnect_min_ms: 100, reconnect_max_ms: 500, ...broker } } : {}),
       outbox: { path: "outbox.db", ...outbox },
       ...rest,
     }),
