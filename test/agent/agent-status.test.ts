@@ -7,11 +7,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { Agent } from "../../agent/agent.js";
 import { devices } from "../../agent/commands/devices.js";
 import { status } from "../../agent/commands/status.js";
 import { controlRequest } from "../../agent/control/client.js";
@@ -22,6 +20,7 @@ import { parseConfig } from "../../config/load.js";
 import { type DriverFactory, defineDriver } from "../../drivers/contract.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
+import { startTestAgent } from "../helpers/agent.js";
 import { sink } from "../helpers/streams.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -78,11 +77,7 @@ async function campus() {
     { file: join(dir, "config.yaml"), drivers, env: { GW_PASSWORD: PASSWORD } },
   );
   const recentLog = new RecentLog(5);
-  const log = createLogger({ level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }), recent: recentLog });
-  const agent = new Agent({ loaded: parsed, drivers, log, version: "0.0.0-test", recentLog });
-  await agent.start();
-  cleanups.push(() => agent.stop());
-  const socket = parsed.config.control.socket ?? "";
+  const { socket } = await startTestAgent(parsed, drivers, cleanups, { recentLog });
   const ask = async <T>(method: string, params: Record<string, unknown> = {}) => (await controlRequest(socket, method, params, 5000)) as T;
   return { dir, devs, broker, parsed, socket, ask };
 }

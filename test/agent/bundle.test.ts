@@ -10,7 +10,6 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { Writable } from "node:stream";
 import { gunzipSync } from "node:zlib";
 import { extract } from "tar";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -29,6 +28,7 @@ import { freePort } from "../helpers/net.js";
 import { sink } from "../helpers/streams.js";
 import { selfSignedCert } from "../helpers/tls.js";
 import { scratchDir } from "../integration/helpers/agent-process.js";
+import { quietLog } from "../helpers/agent.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -131,8 +131,7 @@ async function campus() {
   const env = { CAM_PASSWORD: SECRET.cameraEnv, DC09_KEY: SECRET.dc09Env };
   const loaded = parseConfig(readFileSync(file, "utf8"), { file, drivers: DRIVERS, env });
   const recentLog = new RecentLog(20);
-  const log = createLogger({ level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }), recent: recentLog });
-  const agent = new Agent({ loaded, drivers: DRIVERS, log, version: VERSION, recentLog });
+  const agent = new Agent({ loaded, drivers: DRIVERS, log: quietLog(recentLog), version: VERSION, recentLog });
   const socket = loaded.config.control.socket ?? "";
   return { dir, file, env, tls, agent, socket };
 }

@@ -7,10 +7,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { Agent } from "../../agent/agent.js";
 import { discover } from "../../agent/commands/discover.js";
 import { controlRequest } from "../../agent/control/client.js";
 import type { DiscoveryReport } from "../../agent/discovery.js";
@@ -25,6 +23,7 @@ import { type SimCamera, startCamera } from "../../scripts/sim/camera.js";
 import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { freePort } from "../helpers/net.js";
+import { startTestAgent } from "../helpers/agent.js";
 import { sink } from "../helpers/streams.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -95,11 +94,7 @@ async function campus(opts: { agent: boolean }) {
   process.env[PASSWORD_ENV] = "admin";
   let socket = join(dir, "none.sock");
   if (opts.agent) {
-    const log = createLogger({ level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-    const agent = new Agent({ loaded, drivers: DRIVERS, log, version: "0.0.0-test" });
-    await agent.start();
-    cleanups.push(() => agent.stop());
-    socket = loaded.config.control.socket ?? "";
+    ({ socket } = await startTestAgent(loaded, DRIVERS, cleanups));
   }
   const run = async (over: Partial<Parameters<typeof discover>[0]> = {}) => {
     const out = sink();

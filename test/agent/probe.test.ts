@@ -8,11 +8,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { Agent } from "../../agent/agent.js";
 import { probe } from "../../agent/commands/probe.js";
 import { controlRequest } from "../../agent/control/client.js";
 import { createLogger } from "../../agent/log.js";
@@ -24,6 +22,7 @@ import { type Driver, DriverError, type DriverFactory, defineDriver, type PollCo
 import { DRIVERS } from "../../drivers/registry.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
 import { record } from "../helpers/mqtt.js";
+import { startTestAgent } from "../helpers/agent.js";
 import { sink } from "../helpers/streams.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -165,11 +164,7 @@ async function campus() {
     }),
     { file: join(dir, "config.yaml"), drivers, env: {} },
   );
-  const log = createLogger({ level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-  const agent = new Agent({ loaded, drivers, log, version: "0.0.0-test" });
-  await agent.start();
-  cleanups.push(() => agent.stop());
-  const socket = loaded.config.control.socket ?? "";
+  const { socket } = await startTestAgent(loaded, drivers, cleanups);
   const run = async (device: string, over: Partial<Parameters<typeof probe>[0]> = {}) => {
     const out = sink();
     const err = sink();

@@ -14,6 +14,7 @@ import { describe as describeMessage, watch, watchTopics } from "../../agent/com
 import { type LoadedConfig, parseConfig } from "../../config/load.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
+import { startTestAgent } from "../helpers/agent.js";
 import { sink } from "../helpers/streams.js";
 
 const log = pino({ level: "silent" });
@@ -39,9 +40,7 @@ async function campus(): Promise<{ loaded: LoadedConfig; agent: Agent; closeDevi
     }),
     { file: join(dir, "config.yaml"), drivers: DRIVERS },
   );
-  const agent = new Agent({ loaded, drivers: DRIVERS, log, version: "0.0.0-test" });
-  await agent.start();
-  cleanups.push(() => agent.stop());
+  const { agent } = await startTestAgent(loaded, DRIVERS, cleanups, { log });
   return {
     loaded,
     agent,
