@@ -9,17 +9,14 @@
  * Exit codes: 0 every scan worked, nothing unknown, nothing missing; 1 an
  * unknown device, a configured one not found, or a failed scan; 2 usage.
  */
-import pino from "pino";
 import type { LoadedConfig } from "../../config/load.js";
-import type { Driver, DriverFactory, Identity } from "../../drivers/contract.js";
+import type { DriverFactory, Identity } from "../../drivers/contract.js";
 import { systemClock } from "../clock.js";
 import { DISCOVERY_DEADLINE_MS, type DiscoveryReport, type FoundDevice, runDiscovery } from "../discovery.js";
-import { ask, plural, reportFailure, table } from "./format.js";
+import { plural, table } from "./format.js";
+import { type AgentTarget, askRunningAgent, OwnDrivers } from "./standalone.js";
 
-export interface DiscoverArgs {
-  json: boolean;
-  socket?: string | undefined;
-  standalone: boolean;
+export interface DiscoverArgs extends AgentTarget {
   loaded: LoadedConfig;
   drivers: readonly DriverFactory[];
 }
@@ -27,30 +24,15 @@ export interface DiscoverArgs {
 type Answer = DiscoveryReport & { campus?: string; agent?: { pid?: number } };
 
 export async function discover(args: DiscoverArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  let fallback: string | undefined;
-  if (!args.standalone && args.socket !== undefined) {
-    const r = await ask<Answer>(args.socket, "discover", {}, DISCOVERY_DEADLINE_MS + 10_000);
-    if (r.ok) return report(r.result, "agent", undefined, args, out);
-    if (r.error.code !== "not_running") return reportFailure("discover", r.error, r.exit, { json: args.json, out, err });
-    fallback = r.error.message;
-  }
-  const log = pino({ level: "silent" });
-  const own = new Map<string, Driver<unknown>>();
-  const driverFor = (kind: string): Driver<unknown> => {
-    let d = own.get(kind);
-    if (d === undefined) {
-      const factory = args.drivers.find((f) => f.kind === kind);
-      if (factory === undefined) throw new Error(`no driver registered for kind "${kind}"`);
-      d = factory.create({ log, clock: systemClock }) as Driver<unknown>;
-      own.set(kind, d);
-    }
-    return d;
-  };
+  const asked = await askRunningAgent<Answer>("discover", args, { method: "discover", params: {}, waitMs: DISCOVERY_DEADLINE_MS + 10_000 }, { out, err });
+  if ("exit" in asked) return asked.exit;
+  if ("answer" in asked) return report(asked.answer, "agent", undefined, args, out);
+  const own = new OwnDrivers(args.drivers);
   try {
-    const result = await runDiscovery({ config: args.loaded.config, driverFor, log, clock: systemClock });
-    return report({ ...result, campus: args.loaded.config.campus.id }, "standalone", fallback, args, out);
+    const result = await runDiscovery({ config: args.loaded.config, driverFor: (kind) => own.driverFor(kind), log: own.log, clock: systemClock });
+    return report({ ...result, campus: args.loaded.config.campus.id }, "standalone", asked.fallback, args, out);
   } finally {
-    await Promise.all([...own.values()].map((d) => d.close?.().catch(() => {})));
+    await own.close();
   }
 }
 

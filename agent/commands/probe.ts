@@ -9,24 +9,19 @@
  * Exit codes: 0 the device answered and is well; 1 it failed, is degraded,
  * or could not be probed; 2 unknown device or a usage error.
  */
-import pino from "pino";
 import { effectivePoll } from "../../config/schema.js";
 import type { LoadedConfig } from "../../config/load.js";
-import type { Driver, DriverFactory, Identity, TraceStep } from "../../drivers/contract.js";
+import type { DriverFactory, Identity, TraceStep } from "../../drivers/contract.js";
 import { systemClock } from "../clock.js";
 import { deviceRef } from "../devices.js";
 import { type ProbeCall, probeDevice, type ProbeResult } from "../probe.js";
-import { ask, reportFailure, table } from "./format.js";
+import { reportFailure, table } from "./format.js";
+import { type AgentTarget, askRunningAgent, OwnDrivers } from "./standalone.js";
 
-export interface ProbeArgs {
+export interface ProbeArgs extends AgentTarget {
   device: string;
-  json: boolean;
   /** Deadline of the poll (and of the identify): default the device's poll timeout. */
   timeoutMs?: number | undefined;
-  /** The running agent's control socket; absent: probe standalone. */
-  socket?: string | undefined;
-  /** Do not ask the agent, even when it runs. */
-  standalone: boolean;
   /** Show every raw answer in the text output, long ones too. */
   raw?: boolean;
   /** The config, for a standalone probe. */
@@ -42,16 +37,12 @@ export interface ProbeArgs {
 const SHORT_RAW_CHARS = 160;
 
 export async function probe(args: ProbeArgs, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  let fallback: string | undefined;
-  if (!args.standalone && args.socket !== undefined) {
-    // Poll and identify, each under the deadline, and the answer's way back.
-    const wait = 2 * (args.timeoutMs ?? 60_000) + 5000;
-    const params = { device: args.device, ...(args.timeoutMs !== undefined ? { timeout_ms: args.timeoutMs } : {}) };
-    const r = await ask<ProbeResult & { agent: Record<string, unknown> }>(args.socket, "probe", params, wait);
-    if (r.ok) return report(r.result, undefined, args, out);
-    if (r.error.code !== "not_running") return reportFailure("probe", r.error, r.exit, { json: args.json, out, err });
-    fallback = r.error.message;
-  }
+  const params = { device: args.device, ...(args.timeoutMs !== undefined ? { timeout_ms: args.timeoutMs } : {}) };
+  // Poll and identify, each under the deadline, and the answer's way back.
+  const waitMs = 2 * (args.timeoutMs ?? 60_000) + 5000;
+  const asked = await askRunningAgent<ProbeResult & { agent: Record<string, unknown> }>("probe", args, { method: "probe", params, waitMs }, { out, err });
+  if ("exit" in asked) return asked.exit;
+  if ("answer" in asked) return report(asked.answer, undefined, args, out);
   const device = args.loaded.config.devices.find((d) => d.id === args.device);
   if (device === undefined) {
     return reportFailure("probe", { code: "unknown_device", message: `no device ${JSON.stringify(args.device)} in ${args.loaded.file}` }, 2, {
@@ -60,16 +51,20 @@ export async function probe(args: ProbeArgs, out: NodeJS.WritableStream, err: No
       err,
     });
   }
-  const factory = args.drivers.find((f) => f.kind === device.kind);
-  if (factory === undefined) throw new Error(`no driver registered for kind "${device.kind}"`);
-  const log = pino({ level: "silent" });
-  const driver = factory.create({ log, clock: systemClock }) as Driver<unknown>;
-  const timeoutMs = args.timeoutMs ?? effectivePoll(device, args.loaded.config.polling, factory.pollDefaults).timeout_ms;
+  const own = new OwnDrivers(args.drivers);
+  const timeoutMs = args.timeoutMs ?? effectivePoll(device, args.loaded.config.polling, own.factory(device.kind).pollDefaults).timeout_ms;
   try {
-    const result = await probeDevice({ kind: device.kind, driver, ref: deviceRef(device, timeoutMs), via: "standalone", log, clock: systemClock });
-    return report(result, fallback, args, out);
+    const result = await probeDevice({
+      kind: device.kind,
+      driver: own.driverFor(device.kind),
+      ref: deviceRef(device, timeoutMs),
+      via: "standalone",
+      log: own.log,
+      clock: systemClock,
+    });
+    return report(result, asked.fallback, args, out);
   } finally {
-    await driver.close?.().catch(() => {});
+    await own.close();
   }
 }
 
