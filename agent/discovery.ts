@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import type { Config, DeviceConfig } from "../config/schema.js";
 import { type Discovered, type Driver, type Identity, type MetricValue, raceAbort } from "../drivers/contract.js";
 import { parseUnitList } from "../drivers/modbus/discover.js";
-import { endpointOf, modbusUnitShape } from "../drivers/modbus/options.js";
+import { endpointOf, modbusEndpointShape } from "../drivers/modbus/options.js";
 import { endpointKey } from "../drivers/modbus/transport.js";
 import { expandTargets } from "../drivers/onvif/discovery.js";
 import { endpoint as onvifEndpoint, type OnvifOptions } from "../drivers/onvif/options.js";
@@ -75,17 +75,7 @@ export interface DiscoveryDeps {
   statusOf?(id: string): { state: string; reason: string } | undefined;
 }
 
-const unitShape = z.object({
-  transport: modbusUnitShape.transport,
-  host: modbusUnitShape.host,
-  port: modbusUnitShape.port,
-  path: modbusUnitShape.path,
-  baud_rate: modbusUnitShape.baud_rate,
-  parity: modbusUnitShape.parity,
-  data_bits: modbusUnitShape.data_bits,
-  stop_bits: modbusUnitShape.stop_bits,
-  unit_id: z.int(),
-});
+const unitShape = z.object({ ...modbusEndpointShape, unit_id: z.int() });
 type UnitFields = z.output<typeof unitShape>;
 
 /** The Modbus endpoint and unit of a configured device, when its kind talks Modbus (door controllers, I/O modules). */

@@ -15,7 +15,7 @@
  */
 import { z } from "zod";
 import { type Discovered, DriverError, type PollContext } from "../contract.js";
-import { checkEndpoint, endpointOf, modbusUnitShape } from "./options.js";
+import { checkEndpoint, endpointOf, modbusEndpointShape } from "./options.js";
 import { scanUnits } from "./reader.js";
 import { type EndpointPool, endpointKey } from "./transport.js";
 
@@ -24,20 +24,8 @@ const WINDOW = { serial: 1, tcp: 16 } as const;
 /** At least this many ids scanned, all answering: the device ignores the unit id. */
 const IGNORES_UNIT_ID_AFTER = 3;
 
-const s = modbusUnitShape;
 export const modbusDiscoverParamsSchema = z.strictObject({
-  endpoint: z
-    .strictObject({
-      transport: s.transport,
-      host: s.host,
-      port: s.port,
-      path: s.path,
-      baud_rate: s.baud_rate,
-      parity: s.parity,
-      data_bits: s.data_bits,
-      stop_bits: s.stop_bits,
-    })
-    .superRefine(checkEndpoint),
+  endpoint: z.strictObject(modbusEndpointShape).superRefine(checkEndpoint),
   units: z.array(z.int().min(0).max(255)).min(1).max(247),
   timeout_ms: z.int().min(20).max(5000).default(300),
 });

@@ -38,10 +38,22 @@ export const modbusUnitShape = {
   busy_retries: z.int().min(0).max(10).default(2).describe("Retries of a read answered 'server busy' (exception 06), with backoff."),
 };
 
+/** The fields that name an endpoint (a serial line, a gateway, a TCP device), without the unit behind it. */
+export const modbusEndpointShape = {
+  transport: modbusUnitShape.transport,
+  host: modbusUnitShape.host,
+  port: modbusUnitShape.port,
+  path: modbusUnitShape.path,
+  baud_rate: modbusUnitShape.baud_rate,
+  parity: modbusUnitShape.parity,
+  data_bits: modbusUnitShape.data_bits,
+  stop_bits: modbusUnitShape.stop_bits,
+};
+
 /** The options every Modbus-based kind has (modbusUnitShape, validated). */
 export type ModbusUnitOptions = z.output<z.ZodObject<typeof modbusUnitShape>>;
 
-type EndpointFields = Pick<ModbusUnitOptions, "transport" | "host" | "port" | "path" | "baud_rate" | "parity" | "data_bits" | "stop_bits">;
+type EndpointFields = Pick<ModbusUnitOptions, keyof typeof modbusEndpointShape>;
 
 /** The endpoint fields fit the transport: a path for rtu, a host for the others, nothing of the other kind. */
 export function checkEndpoint(o: EndpointFields, ctx: z.RefinementCtx): void {
