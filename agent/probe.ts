@@ -26,6 +26,7 @@ import {
 } from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
 import { isoTime } from "./mqtt/contract.js";
+import { roundMs } from "../drivers/trace.js";
 
 /** Longest raw answer kept per step (characters); the rest is cut and said so. */
 export const MAX_RAW_CHARS = 4096;
@@ -121,7 +122,7 @@ async function traced<T>(timeoutMs: number, run: (trace: (s: TraceStep) => void,
   };
   const signal = AbortSignal.timeout(timeoutMs);
   const t0 = performance.now();
-  const ms = () => Math.round((performance.now() - t0) * 10) / 10;
+  const ms = () => roundMs(performance.now() - t0);
   try {
     const value = await raceAbort(run(trace, signal), signal);
     return { call: { ok: true, ms: ms(), steps: [...steps], steps_cut: cut }, value };
@@ -135,7 +136,7 @@ async function traced<T>(timeoutMs: number, run: (trace: (s: TraceStep) => void,
 }
 
 function shorten(s: TraceStep): TraceStep {
-  const step: TraceStep = { step: s.step, ms: Math.round(s.ms * 10) / 10, ok: s.ok };
+  const step: TraceStep = { step: s.step, ms: roundMs(s.ms), ok: s.ok };
   if (s.detail !== undefined) step.detail = s.detail;
   if (s.raw !== undefined) {
     step.raw = s.raw.length > MAX_RAW_CHARS ? `${s.raw.slice(0, MAX_RAW_CHARS)}… (${s.raw.length - MAX_RAW_CHARS} more characters)` : s.raw;

@@ -19,6 +19,7 @@ import { ControlError, REQUEST_ERRORS } from "../control/protocol.js";
 import { brokerCredentials } from "../mqtt/connection.js";
 import { BrokerConsumer, type ConsumerMessage } from "../mqtt/consumer.js";
 import { Topics } from "../mqtt/contract.js";
+import { roundMs } from "../../drivers/trace.js";
 
 export interface TestAlarmArgs {
   device: string;
@@ -65,8 +66,6 @@ export interface TestAlarmOutcome {
   error?: { code: string; message: string };
 }
 
-const round = (n: number) => Math.round(n * 10) / 10;
-
 export async function testAlarm(loaded: LoadedConfig, args: TestAlarmArgs, out: NodeJS.WritableStream): Promise<number> {
   const outcome = await run(loaded, args);
   out.write(args.json ? `${JSON.stringify(outcome)}\n` : render(outcome));
@@ -92,7 +91,7 @@ async function run(loaded: LoadedConfig, args: TestAlarmArgs): Promise<TestAlarm
     } catch (e) {
       throw new ControlError("broker", `cannot subscribe to ${topic} at ${about.broker_url}: ${(e as Error).message}`);
     }
-    outcome.steps.push({ step: "subscribe", ms: round(performance.now() - t0), detail: `${topic} at ${about.broker_url}` });
+    outcome.steps.push({ step: "subscribe", ms: roundMs(performance.now() - t0), detail: `${topic} at ${about.broker_url}` });
     const seen: ConsumerMessage[] = [];
     let wake: (() => void) | undefined;
     consumer.onMessage((m) => {
@@ -105,7 +104,7 @@ async function run(loaded: LoadedConfig, args: TestAlarmArgs): Promise<TestAlarm
     const stored = performance.now();
     Object.assign(outcome, { kind: r.kind, alarm_id: r.alarm_id, via: r.via });
     outcome.steps.push(...r.steps.map((s) => ({ ...s, step: `  ${s.step}` })));
-    outcome.steps.push({ step: "stored", ms: round(stored - asked), detail: `alarm_id ${r.alarm_id} in the agent's outbox` });
+    outcome.steps.push({ step: "stored", ms: roundMs(stored - asked), detail: `alarm_id ${r.alarm_id} in the agent's outbox` });
 
     const match = (m: ConsumerMessage) => {
       try {
@@ -139,7 +138,7 @@ async function run(loaded: LoadedConfig, args: TestAlarmArgs): Promise<TestAlarm
     }
     const payload = JSON.parse(got.payload.toString()) as { test?: unknown; type?: unknown };
     if (payload.test !== true) throw new ControlError("not_test", `the alarm ${r.alarm_id} came back without test: true; consumers may dispatch it`);
-    outcome.latency_ms = round(got.at - asked);
+    outcome.latency_ms = roundMs(got.at - asked);
     outcome.steps.push({ step: "received", ms: outcome.latency_ms, detail: `from the broker, test: true, type ${String(payload.type)}` });
     outcome.ok = true;
   } catch (e) {

@@ -14,6 +14,7 @@ import type { RecentLogEntry } from "../log.js";
 import type { PublisherState } from "../mqtt/publisher.js";
 import type { MessageClass, OutboxStats } from "../outbox/types.js";
 import { ControlError } from "./protocol.js";
+import { roundMs } from "../../drivers/trace.js";
 
 /** A device's status as listed: the status model's states, and `unknown` before its first poll. */
 export const LISTED_STATES = ["online", "degraded", "offline", "unknown"] as const;
@@ -226,7 +227,7 @@ function deviceRow(d: DeviceSnapshot): DeviceRow {
     since: isoOrNull(s?.since ?? null),
     last_seen: isoOrNull(s?.lastSeen ?? null),
     last_poll: isoOrNull(s?.lastPollAt ?? null),
-    response_time_ms: s === undefined || s.responseTimeMs === null ? null : Math.round(s.responseTimeMs * 10) / 10,
+    response_time_ms: s === undefined || s.responseTimeMs === null ? null : roundMs(s.responseTimeMs),
     consecutive_failures: s?.consecutiveFailures ?? 0,
     firmware: d.identity?.firmware ?? null,
     identity: d.identity === undefined ? null : { ...d.identity },

@@ -30,11 +30,11 @@ import { modbusOptionsSchema, profileOf } from "./options.js";
 import type { Profile } from "./profile.js";
 import { readDevice, type UnitReading } from "./reader.js";
 import { EndpointPool } from "./transport.js";
+import { roundMs } from "../trace.js";
 
 export { type ModbusOptions, modbusOptionsSchema } from "./options.js";
 
 /** Milliseconds with 0.1 ms resolution. */
-const ms = (v: number) => Math.round(v * 10) / 10;
 
 export const modbusDoorDriver = defineDriver({
   kind: "modbus-door",
@@ -88,7 +88,7 @@ export function toReading(r: UnitReading, profile: Profile): Reading {
   const metrics: Record<string, MetricValue> = {};
   for (const [name, p] of Object.entries(r.points)) metrics[name] = p.value;
   metrics.reads = r.timings.length;
-  metrics.read_ms = ms(Math.max(0, ...r.timings.map((t) => t.ms)));
+  metrics.read_ms = roundMs(Math.max(0, ...r.timings.map((t) => t.ms)));
   metrics.read_errors = r.errors.length;
 
   const problems: Problem[] = [];
@@ -109,7 +109,7 @@ export function toReading(r: UnitReading, profile: Profile): Reading {
   }
   problems.sort((a, b) => rank(a.reason) - rank(b.reason));
 
-  const responseTimeMs = ms(r.responseTimeMs);
+  const responseTimeMs = roundMs(r.responseTimeMs);
   const identity = identityOf(r, profile);
   const top = problems[0];
   if (top !== undefined) {

@@ -31,9 +31,9 @@ import {
   snapshotUri,
   streamUri,
 } from "./steps.js";
+import { roundMs } from "../trace.js";
 
 /** Milliseconds with 0.1 ms resolution: finer is noise on a Raspberry Pi. */
-export const ms = (v: number) => Math.round(v * 10) / 10;
 
 interface Problem {
   reason: ReasonCode;
@@ -121,11 +121,11 @@ export async function pollCamera(
   let clean = true;
   let identity: Identity | undefined;
   const timed = <T>(step: Step<T>): T => {
-    metrics[rtMetric(step.op)] = ms(step.timing.ms);
+    metrics[rtMetric(step.op)] = roundMs(step.timing.ms);
     return step.value;
   };
   const reading = (): PollResult => {
-    const responseTimeMs = ms(clock.monotonic() - started);
+    const responseTimeMs = roundMs(clock.monotonic() - started);
     const top = [...problems].sort((a, b) => b.rank - a.rank)[0];
     const base = { responseTimeMs, metrics, ...(identity ? { identity } : {}) };
     if (!top) return { clean, reading: { health: "ok", reason: "ok", reasonText: `answered in ${responseTimeMs} ms`, ...base } };
@@ -218,7 +218,7 @@ async function checkSnapshot(
   trace?.(snapshotStep(target.path, out));
   // The poll's own deadline ends the poll; a slow or broken snapshot only degrades it.
   if (signal.aborted && !out.ok) throw out.failure;
-  metrics.snapshot_ms = ms(out.timing.ms);
+  metrics.snapshot_ms = roundMs(out.timing.ms);
   metrics.snapshot_ok = out.ok;
   if (!out.ok) {
     problems.push({ reason: out.failure.code === "auth" ? "auth" : "snapshot", text: out.failure.message, rank: RANK.snapshot });

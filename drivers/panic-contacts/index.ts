@@ -20,6 +20,7 @@ import type { DescribePoints } from "../modbus/trace.js";
 import { EndpointPool } from "../modbus/transport.js";
 import { evaluateContacts, parseContactMemory, testAlarmOf } from "./contacts.js";
 import { type PanicContactsOptions, panicContactsOptionsSchema } from "./options.js";
+import { roundMs } from "../trace.js";
 
 export { panicContactsOptionsSchema, type PanicContactsOptions } from "./options.js";
 
@@ -56,7 +57,7 @@ export const panicContactsDriver = defineDriver({
         const { alarms, events, memory, active } = evaluateContacts(parseContactMemory(ctx.memory), values, clock.now(), o, randomUUID);
         metrics.open_alarms = Object.values(memory.inputs).filter((m) => m.alarmId !== undefined).length;
         metrics.read_errors = r.errors.length;
-        const responseTimeMs = Math.round(r.responseTimeMs * 10) / 10;
+        const responseTimeMs = roundMs(r.responseTimeMs);
         const problems = [
           ...active.map((a) => ({ reason: REASON[a.meaning], text: `${a.meaning} contact ${a.input} active` })),
           ...(r.errors.length > 0 ? [{ reason: r.errors[0]?.code ?? "config", text: `inputs not read: ${r.missing.join(", ")}` }] : []),
@@ -82,7 +83,7 @@ export const panicContactsDriver = defineDriver({
         if (r.points[input]?.value === undefined) {
           throw new DriverError(r.errors[0]?.code ?? "protocol", `input ${input} not read: ${r.errors[0]?.message ?? "no value"}`);
         }
-        const readMs = Math.round((clock.monotonic() - started) * 10) / 10;
+        const readMs = roundMs(clock.monotonic() - started);
         if (report === undefined) throw new DriverError("internal", "no report(): this driver runs alone and cannot store a test alarm");
         const stored = clock.monotonic();
         report(device.id, { alarms: [alarm] });
@@ -91,7 +92,7 @@ export const panicContactsDriver = defineDriver({
           via: `simulated activation of input ${input} (zone ${alarm.zone?.id ?? input}${alarm.zone?.name !== undefined ? `, ${alarm.zone.name}` : ""}), after reading the I/O module`,
           steps: [
             { step: "read inputs", ms: readMs, detail: `${input} is ${r.points[input]?.value === true ? "closed" : "open"}` },
-            { step: "store", ms: Math.round((clock.monotonic() - stored) * 10) / 10, detail: "committed to the outbox (fsync)" },
+            { step: "store", ms: roundMs(clock.monotonic() - stored), detail: "committed to the outbox (fsync)" },
           ],
         };
       },

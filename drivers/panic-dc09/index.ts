@@ -22,7 +22,7 @@ import { AccountPolicy, buildDuh, encodeFrame, type FrameHeader, parseFrame, par
 import { Dc09Listener, type Transport } from "./listener.js";
 import { type Dc09Memory, mapEvents, parseDc09Memory, TROUBLE_REASONS } from "./mapping.js";
 import { sendOnce } from "./self-test.js";
-import { type Trace, traced } from "../trace.js";
+import { type Trace, traced, roundMs } from "../trace.js";
 import { keyStep, listenStep, traceReceiver } from "./trace.js";
 import { type PanicDc09Options, panicDc09OptionsSchema, resolveKey } from "./options.js";
 
@@ -288,7 +288,7 @@ export function createDc09Receiver(deps: DriverDeps & { env?: NodeJS.ProcessEnv 
       if (silent !== undefined) throw new DriverError("supervision", silent);
       const lastHeardS = Math.round(silentMs / 100) / 10;
       const base = {
-        responseTimeMs: Math.round((clock.monotonic() - started) * 10) / 10,
+        responseTimeMs: roundMs(clock.monotonic() - started),
         metrics: {
           last_heard_s: acct.heardAny ? lastHeardS : null,
           ...acct.counters,

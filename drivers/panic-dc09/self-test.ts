@@ -11,6 +11,7 @@ import type { TestAlarmStep } from "../contract.js";
 import { DriverError } from "../contract.js";
 import { FrameSplitter, parseFrame } from "../dc09/index.js";
 import type { Transport } from "./listener.js";
+import { roundMs } from "../trace.js";
 
 export interface SendOnce {
   transport: Transport;
@@ -26,7 +27,7 @@ export interface SentOnce {
   steps: TestAlarmStep[];
 }
 
-const ms = (from: number) => Math.round((performance.now() - from) * 10) / 10;
+const ms = (from: number) => roundMs(performance.now() - from);
 
 /** Send `frame`, resolve with the first answer frame. Rejects (DriverError) on a socket error, a close or the signal. */
 export function sendOnce(req: SendOnce): Promise<SentOnce> {

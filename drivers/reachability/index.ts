@@ -15,7 +15,7 @@
  */
 import type { Clock } from "../../agent/clock.js";
 import { DriverError, defineDriver, type MetricValue, type Reading } from "../contract.js";
-import { type Trace, traced } from "../trace.js";
+import { type Trace, traced, roundMs } from "../trace.js";
 import {
   describeExpected,
   httpTarget,
@@ -31,7 +31,6 @@ import { connectStep, httpStep, tlsStep } from "./trace.js";
 export { type ReachabilityOptions, type ReachabilityOptionsInput, reachabilityOptionsSchema } from "./options.js";
 
 /** Milliseconds with 0.1 ms resolution: finer is noise on a Raspberry Pi. */
-const ms = (v: number) => Math.round(v * 10) / 10;
 
 export const reachabilityDriver = defineDriver({
   kind: "reachability",
@@ -66,8 +65,8 @@ async function pollOnce(o: ReachabilityOptions, scope: PollScope, clock: Clock, 
   if (o.port !== undefined) {
     const target = { host: o.host, port: o.port };
     const c = await connect(target);
-    metrics.tcp_connect_ms = ms(c.connectMs);
-    if (c.dnsMs !== undefined) metrics.dns_lookup_ms = ms(c.dnsMs);
+    metrics.tcp_connect_ms = roundMs(c.connectMs);
+    if (c.dnsMs !== undefined) metrics.dns_lookup_ms = roundMs(c.dnsMs);
     if (httpAt && sameTarget(target, httpAt)) reusable = c;
     else c.socket.destroy();
   }
@@ -78,20 +77,20 @@ async function pollOnce(o: ReachabilityOptions, scope: PollScope, clock: Clock, 
     const c = reusable ?? (await connect(httpAt));
     if (!reusable) {
       // With no TCP check of its own, the HTTP connection is the TCP check.
-      metrics.tcp_connect_ms ??= ms(c.connectMs);
-      if (c.dnsMs !== undefined) metrics.dns_lookup_ms ??= ms(c.dnsMs);
+      metrics.tcp_connect_ms ??= roundMs(c.connectMs);
+      if (c.dnsMs !== undefined) metrics.dns_lookup_ms ??= roundMs(c.dnsMs);
     }
     let socket = c.socket;
     if (url.protocol === "https:") {
       const t = await traced(trace, () => tlsStep(url, http), () => tlsHandshake(scope, socket, url, http, clock));
       socket = t.socket;
-      metrics.tls_handshake_ms = ms(t.handshakeMs);
+      metrics.tls_handshake_ms = roundMs(t.handshakeMs);
       metrics.tls_cert_days_left = t.certDaysLeft;
     }
     const r = await traced(trace, () => httpStep(url, http), () => httpExchange(scope, socket, url, http, clock));
     Object.assign(metrics, {
       http_status: r.status,
-      http_response_ms: ms(r.responseMs),
+      http_response_ms: roundMs(r.responseMs),
       http_body_bytes: r.bodyBytes,
       http_body_capped: r.bodyCapped,
       http_server: r.server,
@@ -101,7 +100,7 @@ async function pollOnce(o: ReachabilityOptions, scope: PollScope, clock: Clock, 
     }
   }
 
-  const responseTimeMs = ms(now() - start);
+  const responseTimeMs = roundMs(now() - start);
   const slow = o.degraded_above_ms !== undefined && responseTimeMs > o.degraded_above_ms;
   const slowText = `answered in ${responseTimeMs} ms, above ${o.degraded_above_ms} ms`;
   // A wrong status outranks slowness: it is the device itself saying it is unwell.
