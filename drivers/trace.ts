@@ -12,6 +12,11 @@ export type Trace = (step: TraceStep) => void;
 /** Milliseconds with 0.1 ms resolution: finer is noise on a Raspberry Pi. */
 export const roundMs = (v: number): number => Math.round(v * 10) / 10;
 
+/** "10.0.0.5:502", "[fe80::1]:502": an address as step names write it. */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** What a successful step adds to its report: its own timing, when the step measured it better, a detail, the raw answer. */
 export interface StepOutcome {
   /** Replaces the step's name (it may depend on the answer: "GET /health → 200"). */

@@ -5,7 +5,7 @@
  * poll is traced.
  */
 import type { TraceStep } from "../contract.js";
-import { bitString, errorLine, hexWords, roundMs, type StepSpec } from "../trace.js";
+import { bitString, errorLine, hexWords, hostPort, roundMs, type StepSpec } from "../trace.js";
 import type { DecodedPoint } from "./decode.js";
 import { describeRequest, type ModbusError, type ReadRequest } from "./errors.js";
 import { firmwareText } from "./identity.js";
@@ -14,10 +14,6 @@ import type { Endpoint } from "./transport.js";
 
 /** How a read's decoded points read in its step's detail; each kind may say it in its own words. */
 export type DescribePoints = (points: readonly (readonly [string, DecodedPoint])[], profile: Profile) => string;
-
-function hostPort(host: string, port: number): string {
-  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
 
 /** "tcp connect 10.0.0.5:502", "tcp connect 10.0.0.9:4001 (rtu gateway)", "open serial /dev/ttyUSB0 9600 8N1". */
 export function connectStep(e: Endpoint, where: readonly string[]): StepSpec<unknown> {

@@ -3,15 +3,14 @@
  * names, and what each answer says, from the timings probe.ts measured.
  * Built only when the poll is traced.
  */
-import { httpHead, roundMs, type StepSpec } from "../trace.js";
+import { hostPort, httpHead, roundMs, type StepSpec } from "../trace.js";
 import { describeExpected, type HttpCheck, statusExpected, type Target } from "./options.js";
 import type { Connected, HttpResult, TlsResult } from "./probe.js";
 
 /** "tcp connect 10.20.1.31:80"; its errors start with probe.ts's "tcp 10.20.1.31:80". */
 export function connectStep(target: Target): StepSpec<Connected> {
-  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
   return {
-    step: `tcp connect ${host}:${target.port}`,
+    step: `tcp connect ${hostPort(target.host, target.port)}`,
     where: `tcp ${target.host}:${target.port}`,
     done: (c) => {
       const local = `local port ${c.socket.localPort ?? "?"}`;
