@@ -31,7 +31,7 @@ export const modbusDiscoverParamsSchema = z.strictObject({
 });
 export type ModbusDiscoverParams = z.input<typeof modbusDiscoverParamsSchema>;
 
-/** Scan one endpoint's unit ids; throws a DriverError when the endpoint itself cannot be reached. */
+/** Scan one endpoint's unit ids; throws scanUnits' ModbusError (a DriverError) when the endpoint itself cannot be reached. */
 export async function discoverUnits(pool: EndpointPool, ctx: PollContext, raw: Record<string, unknown>): Promise<Discovered[]> {
   const parsed = modbusDiscoverParamsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -57,10 +57,6 @@ export async function discoverUnits(pool: EndpointPool, ctx: PollContext, raw: R
         detail: `${results.filter((r) => r.present).length} answered`,
       });
     }
-  } catch (e) {
-    if (e instanceof DriverError) throw e;
-    const err = e as { code?: string; message?: string };
-    throw new DriverError(err.code ?? "internal", `${key}: ${err.message ?? String(e)}`, { cause: e });
   } finally {
     await pool.release(holder);
   }
