@@ -281,6 +281,10 @@ export class Agent {
     const c = this.config.control;
     if (!c.enabled || c.socket === undefined) return;
     const devices = this.devices;
+    const running = (): DeviceManager => {
+      if (devices === null) throw new ControlError("failed", "the agent is not running its devices");
+      return devices;
+    };
     try {
       this.control = await ControlServer.open({
         path: c.socket,
@@ -291,40 +295,20 @@ export class Agent {
           devices: (params) => Promise.resolve(this.devicesView(params)),
           probe: async (params) => {
             const device = params.device;
-            const timeoutMs = params.timeout_ms;
             if (typeof device !== "string") throw new ControlError("bad_request", "probe needs a device id");
-            if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= MAX_PROBE_TIMEOUT_MS))) {
-              throw new ControlError("bad_request", `timeout_ms must be a number of milliseconds (1-${MAX_PROBE_TIMEOUT_MS})`);
-            }
-            if (devices === null) throw new ControlError("failed", "the agent is not running its devices");
-            try {
-              return { ...(await devices.probe(device, timeoutMs)), agent: this.about() };
-            } catch (e) {
-              if (e instanceof DeviceRequestError) throw new ControlError(e.code, e.message);
-              throw e;
-            }
+            const timeoutMs = timeoutParam(params.timeout_ms, MAX_PROBE_TIMEOUT_MS);
+            const r = await deviceRequest(() => running().probe(device, timeoutMs));
+            return { ...r, agent: this.about() };
           },
-          discover: async () => {
-            if (devices === null) throw new ControlError("failed", "the agent is not running its devices");
-            return { ...(await devices.discover(this.config)), campus: this.config.campus.id, agent: this.about() };
-          },
+          discover: async () => ({ ...(await running().discover(this.config)), campus: this.config.campus.id, agent: this.about() }),
           "test-alarm": async (params) => {
             const device = params.device;
             const input = params.input;
-            const timeoutMs = params.timeout_ms ?? 5000;
             if (typeof device !== "string") throw new ControlError("bad_request", "test-alarm needs a device id");
             if (input !== undefined && typeof input !== "string") throw new ControlError("bad_request", "input must be a string");
-            if (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= 60_000)) {
-              throw new ControlError("bad_request", "timeout_ms must be a number of milliseconds (1-60000)");
-            }
-            if (devices === null) throw new ControlError("failed", "the agent is not running its devices");
-            try {
-              const r = await devices.testAlarm(device, input, timeoutMs);
-              return { device, kind: r.kind, alarm_id: r.alarmId, via: r.via, steps: r.steps, topic: this.topics.deviceAlarm(device), ...this.about() };
-            } catch (e) {
-              if (e instanceof DeviceRequestError) throw new ControlError(e.code, e.message);
-              throw e;
-            }
+            const timeoutMs = timeoutParam(params.timeout_ms ?? 5000, 60_000) ?? 5000;
+            const r = await deviceRequest(() => running().testAlarm(device, input, timeoutMs));
+            return { device, kind: r.kind, alarm_id: r.alarmId, via: r.via, steps: r.steps, topic: this.topics.deviceAlarm(device), ...this.about() };
           },
         },
       });
@@ -426,5 +410,24 @@ export class Agent {
     publisher.publishLive(this.topics.heartbeat(), JSON.stringify(p)).catch((err: unknown) => {
       this.log.debug({ err }, "heartbeat not published");
     });
+  }
+}
+
+/** A control request's `timeout_ms`: absent, or milliseconds from 1 to `maxMs`. */
+function timeoutParam(value: unknown, maxMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !(value > 0 && value <= maxMs)) {
+    throw new ControlError("bad_request", `timeout_ms must be a number of milliseconds (1-${maxMs})`);
+  }
+  return value;
+}
+
+/** A request about one device; its refusal (unknown device, a kind that cannot…) answered with the same code. */
+async function deviceRequest<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof DeviceRequestError) throw new ControlError(e.code, e.message);
+    throw e;
   }
 }
