@@ -305,11 +305,7 @@ export class DeviceManager {
    * the driver's failure (its DriverError as the cause).
    */
   async testAlarm(deviceId: string, input: string | undefined, timeoutMs: number): Promise<TestAlarmResult & { kind: string }> {
-    const d = this.devices.get(deviceId);
-    const ref = this.refs.get(deviceId);
-    if (d === undefined || ref === undefined) {
-      throw new DeviceRequestError("unknown_device", `no device ${JSON.stringify(deviceId)} is configured`);
-    }
+    const { d, ref } = this.configured(deviceId);
     const driver = this.driverFor(d.kind);
     if (driver.testAlarm === undefined) {
       const kinds = [...this.factories.keys()].filter((k) => this.driverFor(k).testAlarm !== undefined);
@@ -336,11 +332,7 @@ export class DeviceManager {
    * device's own failures are in the result.
    */
   async probe(deviceId: string, timeoutMs?: number): Promise<ProbeResult> {
-    const d = this.devices.get(deviceId);
-    const ref = this.refs.get(deviceId);
-    if (d === undefined || ref === undefined) {
-      throw new DeviceRequestError("unknown_device", `no device ${JSON.stringify(deviceId)} is configured`);
-    }
+    const { d, ref } = this.configured(deviceId);
     const memory = this.driverMemory.get(deviceId);
     return probeDevice({
       kind: d.kind,
@@ -366,6 +358,16 @@ export class DeviceManager {
       },
     };
     return signal === undefined ? runDiscovery(deps) : runDiscovery(deps, signal);
+  }
+
+  /** A configured device and its driver's view of it, for a request about it; DeviceRequestError when there is none. */
+  private configured(deviceId: string): { d: DeviceConfig; ref: DeviceRef<unknown> } {
+    const d = this.devices.get(deviceId);
+    const ref = this.refs.get(deviceId);
+    if (d === undefined || ref === undefined) {
+      throw new DeviceRequestError("unknown_device", `no device ${JSON.stringify(deviceId)} is configured`);
+    }
+    return { d, ref };
   }
 
   async close(): Promise<void> {
