@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { stringify } from "yaml";
 import { z } from "zod";
 import { devices } from "../../agent/commands/devices.js";
 import { status } from "../../agent/commands/status.js";
@@ -16,11 +15,10 @@ import { controlRequest } from "../../agent/control/client.js";
 import type { DevicesView, StatusView } from "../../agent/control/views.js";
 import { createLogger, RecentLog } from "../../agent/log.js";
 import { startEmbeddedBroker } from "../../agent/mqtt/broker.js";
-import { parseConfig } from "../../config/load.js";
 import { type DriverFactory, defineDriver } from "../../drivers/contract.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
-import { startTestAgent } from "../helpers/agent.js";
+import { campusConfig, startTestAgent } from "../helpers/agent.js";
 import { sink } from "../helpers/streams.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -61,20 +59,18 @@ async function campus() {
     location: { building: "A", room },
     options: { host: d.host, port: d.port },
   });
-  const parsed = parseConfig(
-    stringify({
-      campus: { id: "lincoln" },
-      gateway: { id: "gw-1" },
-      broker: { url, protocol: "mqtt3.1.1", username: "gw-1", password_env: "GW_PASSWORD" },
-      outbox: { path: "outbox.db", flush_interval_ms: 20 },
+  const parsed = campusConfig(
+    dir,
+    {
+      broker: { url, username: "gw-1", password_env: "GW_PASSWORD" },
       polling: { interval_ms: 200, timeout_ms: 150, offline_after_failures: 2 },
       devices: [
         net("intercom", devs[0] as NetDevice, "Main entrance"),
         net("switch", devs[1] as NetDevice, "MDF"),
         { id: "cam-lot", kind: "fake-camera", category: "safety-critical", location: { building: "B", room: "Parking lot" }, options: {} },
       ],
-    }),
-    { file: join(dir, "config.yaml"), drivers, env: { GW_PASSWORD: PASSWORD } },
+    },
+    { drivers, env: { GW_PASSWORD: PASSWORD } },
   );
   const recentLog = new RecentLog(5);
   const { socket } = await startTestAgent(parsed, drivers, cleanups, { recentLog });

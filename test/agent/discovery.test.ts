@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { discover } from "../../agent/commands/discover.js";
 import { controlRequest } from "../../agent/control/client.js";
 import type { DiscoveryReport } from "../../agent/discovery.js";
@@ -23,7 +22,7 @@ import { type SimCamera, startCamera } from "../../scripts/sim/camera.js";
 import { DoorControllerSim } from "../../scripts/sim/modbus-door.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { freePort } from "../helpers/net.js";
-import { startTestAgent } from "../helpers/agent.js";
+import { campusConfig, startTestAgent } from "../helpers/agent.js";
 import { sink } from "../helpers/streams.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -70,12 +69,10 @@ async function campus(opts: { agent: boolean }) {
     category: "safety-critical",
     options: { host, port: p, username: "admin", password_env: PASSWORD_ENV },
   });
-  const loaded = parseConfig(
-    stringify({
-      campus: { id: "lincoln" },
-      gateway: { id: "gw-1" },
-      broker: { url: broker.url, protocol: "mqtt3.1.1" },
-      outbox: { path: "outbox.db", flush_interval_ms: 20 },
+  const loaded = campusConfig(
+    dir,
+    {
+      broker: { url: broker.url },
       polling: { interval_ms: 30_000, timeout_ms: 2000 },
       discovery: {
         onvif: { multicast: "off", targets: ["127.0.3.1-4"], port, wait_ms: 300, identify: { username: "admin", password_env: PASSWORD_ENV } },
@@ -88,8 +85,8 @@ async function campus(opts: { agent: boolean }) {
         door("door-3", bus.tcpPort ?? 0, 3),
         door("door-greedy", greedy.tcpPort ?? 0, 1),
       ],
-    }),
-    { file: join(dir, "config.yaml"), drivers: DRIVERS, env: { [PASSWORD_ENV]: "admin" } },
+    },
+    { drivers: DRIVERS, env: { [PASSWORD_ENV]: "admin" } },
   );
   process.env[PASSWORD_ENV] = "admin";
   let socket = join(dir, "none.sock");

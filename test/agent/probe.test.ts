@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { z } from "zod";
 import { probe } from "../../agent/commands/probe.js";
 import { controlRequest } from "../../agent/control/client.js";
@@ -17,12 +16,11 @@ import { createLogger } from "../../agent/log.js";
 import { startEmbeddedBroker } from "../../agent/mqtt/broker.js";
 import { MAX_RAW_CHARS, MAX_STEPS, probeDevice, type ProbeResult } from "../../agent/probe.js";
 import { systemClock } from "../../agent/clock.js";
-import { parseConfig } from "../../config/load.js";
 import { type Driver, DriverError, type DriverFactory, defineDriver, type PollContext } from "../../drivers/contract.js";
 import { DRIVERS } from "../../drivers/registry.js";
 import { type NetDevice, startNetDevice } from "../../scripts/sim/netdevice.js";
 import { record } from "../helpers/mqtt.js";
-import { startTestAgent } from "../helpers/agent.js";
+import { campusConfig, startTestAgent } from "../helpers/agent.js";
 import { sink } from "../helpers/streams.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -150,19 +148,17 @@ async function campus() {
   cleanups.push(() => dev.close());
   const broker = await startEmbeddedBroker({ host: "127.0.0.1", port: 0, log: silent });
   cleanups.push(() => broker.close());
-  const loaded = parseConfig(
-    stringify({
-      campus: { id: "lincoln" },
-      gateway: { id: "gw-1" },
-      broker: { url: broker.url, protocol: "mqtt3.1.1" },
-      outbox: { path: "outbox.db", flush_interval_ms: 20 },
+  const loaded = campusConfig(
+    dir,
+    {
+      broker: { url: broker.url },
       polling: { interval_ms: 600, timeout_ms: 500 },
       devices: [
         { id: "intercom", kind: "reachability", category: "safety-critical", location: { building: "A" }, options: { host: dev.host, port: dev.port } },
         { id: "door-1", kind: "alarming-door", category: "safety-critical", location: { building: "A" }, options: {} },
       ],
-    }),
-    { file: join(dir, "config.yaml"), drivers, env: {} },
+    },
+    { drivers },
   );
   const { socket } = await startTestAgent(loaded, drivers, cleanups);
   const run = async (device: string, over: Partial<Parameters<typeof probe>[0]> = {}) => {
