@@ -13,6 +13,7 @@ import { type Clock, systemClock } from "./clock.js";
 import { ControlError } from "./control/protocol.js";
 import { ControlServer } from "./control/server.js";
 import { type DevicesView, devicesView, parseDeviceFilter, type StatusView, statusView } from "./control/views.js";
+import { Assets } from "./assets/assets.js";
 import { DeviceManager, DeviceRequestError } from "./devices.js";
 import type { RecentLog } from "./log.js";
 import { Messages } from "./messages.js";
@@ -59,6 +60,7 @@ export class Agent {
   private messages: Messages | null = null;
   private state: StateStore | null = null;
   private inventoryCron: CronHandle | null = null;
+  private assets: Assets | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private control: ControlServer | null = null;
   private brokerUrl = "";
@@ -117,6 +119,20 @@ export class Agent {
         log: this.log,
         clock: this.clock,
       });
+      this.assets = new Assets({
+        devices: this.devices,
+        messages: this.messages,
+        state: this.state,
+        outbox,
+        scheduler: this.scheduler,
+        topics: this.topics,
+        clock: this.clock,
+        log: this.log.child({ module: "assets" }),
+        version: this.deps.version,
+        publisher: () => this.publisher,
+        loaded: () => this.loaded,
+      });
+      this.assets.start(this.loaded.policy);
       this.devices.apply(cfg);
       this.scheduler.start();
       this.startInventory();
@@ -169,6 +185,7 @@ export class Agent {
     }
     if (cfg.heartbeat.interval_s !== prev.heartbeat.interval_s) this.startHeartbeat();
     if (cfg.inventory.cron !== prev.inventory.cron) this.startInventory();
+    this.assets?.reloaded(prevLoaded, next);
     for (const id of result.added) this.messages?.gatewayEvent("device_added", `device ${id} added`, { device: id });
     for (const id of result.removed) this.messages?.gatewayEvent("device_removed", `device ${id} removed`, { device: id });
     for (const id of result.changed) this.messages?.gatewayEvent("device_changed", `device ${id} changed`, { device: id });
@@ -183,8 +200,12 @@ export class Agent {
     this.log.info({ ...result, brokerChanged }, "config reloaded");
   }
 
-  /** Report a config reload that failed validation, keeping the running config. */
-  reloadRejected(problems: string[]): void {
+  /** Report a config reload that failed validation (or its lifecycle policy, at `policyFile`), keeping the running config and policy. */
+  reloadRejected(problems: string[], policyFile?: string): void {
+    if (policyFile !== undefined && this.assets !== null) {
+      this.assets.policyRejected(policyFile, problems);
+      return;
+    }
     for (const p of problems) this.log.error({ problem: p }, "config reload rejected");
     this.messages?.gatewayEvent("config_rejected", `config reload rejected: ${problems.length} problem(s); running config kept`, {
       problems,
@@ -203,6 +224,8 @@ export class Agent {
     this.heartbeatTimer = null;
     this.inventoryCron?.stop();
     this.inventoryCron = null;
+    this.assets?.stop();
+    this.assets = null;
     await this.scheduler?.stop();
     await this.devices?.close();
     this.outbox?.flush();
@@ -268,6 +291,7 @@ export class Agent {
         );
       }
       this.sendHeartbeat();
+      this.assets?.publishReadiness();
     });
     return publisher;
   }
@@ -300,7 +324,17 @@ export class Agent {
             const r = await deviceRequest(() => running().probe(device, timeoutMs));
             return { ...r, agent: this.about() };
           },
-          discover: async () => ({ ...(await running().discover(this.config)), campus: this.config.campus.id, agent: this.about() }),
+          discover: async () => {
+            running();
+            const assets = this.assets;
+            if (assets === null) throw new ControlError("failed", "the agent is stopping");
+            return { ...(await assets.reconcile()), campus: this.config.campus.id, agent: this.about() };
+          },
+          report: () => {
+            running();
+            if (this.assets === null) throw new ControlError("failed", "the agent is stopping");
+            return Promise.resolve({ ...this.assets.report(), agent: this.about() });
+          },
           "test-alarm": async (params) => {
             const device = params.device;
             const input = params.input;
@@ -364,13 +398,16 @@ export class Agent {
     };
   }
 
-  /** Device identities: once at start, then on the inventory cron. */
+  /** Device identities: once at start, then on the inventory cron, which publishes every device's inventory and compliance after. */
   private startInventory(): void {
     const scheduler = this.scheduler;
     const devices = this.devices;
     if (!scheduler || !devices) return;
     this.inventoryCron?.stop();
-    this.inventoryCron = scheduler.cron("inventory", this.config.inventory.cron, (signal) => devices.refreshIdentities(signal));
+    this.inventoryCron = scheduler.cron("inventory", this.config.inventory.cron, async (signal) => {
+      await devices.refreshIdentities(signal);
+      if (!signal.aborted) this.assets?.cycle();
+    });
     devices.refreshIdentities().catch((err: unknown) => this.log.warn({ err }, "initial identity refresh failed"));
   }
 

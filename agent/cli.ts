@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, formatProblems, type LoadedConfig, loadConfigFile } from "../config/load.js";
+import { withPolicy } from "./lifecycle/policy.js";
 import { DRIVERS } from "../drivers/registry.js";
 import { bundle } from "./commands/bundle.js";
 import { devices } from "./commands/devices.js";
@@ -458,13 +459,15 @@ function usage(message: string): number {
   return 2;
 }
 
-function load(file: string): LoadedConfig | number {
+/** The config (and with `policy`, the lifecycle policy it names), or the exit code after saying what is wrong. */
+function load(file: string, opts: { policy?: boolean } = {}): LoadedConfig | number {
   if (!existsSync(file)) {
     process.stderr.write(`campus-agent: no config file at ${file} (use --config FILE; or try the demo: campus-agent demo)\n`);
     return 2;
   }
   try {
-    return loadConfigFile(file, { drivers: DRIVERS });
+    const loaded = loadConfigFile(file, { drivers: DRIVERS });
+    return opts.policy === true ? withPolicy(loaded) : loaded;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${formatProblems(err)}\n`);
@@ -475,16 +478,17 @@ function load(file: string): LoadedConfig | number {
 }
 
 function configCheck(file: string): number {
-  const loaded = load(file);
+  const loaded = load(file, { policy: true });
   if (typeof loaded === "number") return loaded;
+  const policy = loaded.policy === undefined ? "" : `; lifecycle policy ${loaded.policy.file}: OK`;
   process.stdout.write(
-    `${file}: OK (campus ${loaded.config.campus.id}, gateway ${loaded.config.gateway.id}, ${loaded.config.devices.length} devices)\n`,
+    `${file}: OK (campus ${loaded.config.campus.id}, gateway ${loaded.config.gateway.id}, ${loaded.config.devices.length} devices)${policy}\n`,
   );
   return 0;
 }
 
 async function run(file: string): Promise<number> {
-  const loaded = load(file);
+  const loaded = load(file, { policy: true });
   if (typeof loaded === "number") return loaded;
   const recentLog = new RecentLog();
   const log = createLogger({ level: loaded.config.log.level, recent: recentLog });

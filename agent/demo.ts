@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { createInterface } from "node:readline";
 import { ConfigError, DEFAULT_CONTROL_SOCKET, type LoadedConfig, loadConfigFile } from "../config/load.js";
+import { withPolicy } from "./lifecycle/policy.js";
 import { DRIVERS } from "../drivers/registry.js";
 import type { Agent } from "./agent.js";
 import { createLogger, RecentLog } from "./log.js";
@@ -50,7 +51,7 @@ export const DEMO_DC09_KEY = "DE63FFC1DE1A19407B37A74485068683BE9271FD3E7D93F5E6
 
 export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   for (const [k, v] of Object.entries(DEMO_CAMERA_ENV)) process.env[k] ??= v;
-  const loaded = withOverrides(loadConfigFile(DEMO_CONFIG, { drivers: DRIVERS }), opts);
+  const loaded = withOverrides(withPolicy(loadConfigFile(DEMO_CONFIG, { drivers: DRIVERS })), opts);
   const recentLog = new RecentLog();
   const log = createLogger({ level: loaded.config.log.level, recent: recentLog });
   const dataDir = opts.dataDir ?? DEFAULT_DATA_DIR;

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import type { Config, DeviceConfig } from "../config/schema.js";
 import { effectivePoll } from "../config/schema.js";
 import {
+  type DeviceAlarm,
   type DeviceRef,
   type Driver,
   type DriverFactory,
@@ -26,6 +27,7 @@ import {
 } from "../drivers/contract.js";
 import type { Clock } from "./clock.js";
 import { type DiscoveryReport, runDiscovery } from "./discovery.js";
+import type { DeviceAsset } from "./assets/register.js";
 import type { DeviceInfo, Messages } from "./messages.js";
 import type { Outbox } from "./outbox/types.js";
 import { probeDevice, type ProbeResult } from "./probe.js";
@@ -56,6 +58,19 @@ export interface ApplyResult {
   changed: string[];
 }
 
+/**
+ * Told of what the asset register follows, inside the batch that stores it
+ * (so what it publishes is stored with the results that caused it).
+ */
+export interface DeviceObserver {
+  /** A poll result or an identity read was recorded for the device, or its config changed. */
+  update(id: string): void;
+  /** Alarms of the device were stored. */
+  noteAlarms(info: DeviceInfo, alarms: readonly DeviceAlarm[]): void;
+  /** Devices removed from the config. */
+  forget(ids: readonly string[]): void;
+}
+
 /** Results stored per batch at most; more wait for the next turn, so that sockets are read in between. */
 const RECORD_BATCH = 64;
 
@@ -68,6 +83,11 @@ export class DeviceManager {
   private readonly drivers = new Map<string, Driver<unknown>>();
   private devices = new Map<string, DeviceConfig>();
   private readonly identities = new Map<string, Identity>();
+  private readonly identityReadAt = new Map<string, number>();
+  /** From each device's last poll: its clock minus the gateway's (metric clock_drift_ms), null when it reports none. */
+  private readonly clockDrift = new Map<string, number | null>();
+  private readonly watchedSince = new Map<string, number>();
+  private observer: DeviceObserver | undefined;
   private readonly refs = new Map<string, DeviceRef<unknown>>();
   /** Each device's driver memory (Reading.memory), as last stored, and its JSON. */
   private readonly driverMemory = new Map<string, { value: unknown; json: string }>();
@@ -91,6 +111,11 @@ export class DeviceManager {
     this.factories = new Map(deps.drivers.map((d) => [d.kind, d]));
   }
 
+  /** The asset register, told of every change it follows. */
+  observe(observer: DeviceObserver): void {
+    this.observer = observer;
+  }
+
   /** Bring the running set of devices in line with the config: add, remove, re-schedule what changed. */
   apply(config: Config): ApplyResult {
     const next = new Map(config.devices.map((d) => [d.id, d]));
@@ -102,6 +127,9 @@ export class DeviceManager {
         this.deps.status.forget(id);
         this.deps.state.forget(id);
         this.identities.delete(id);
+        this.identityReadAt.delete(id);
+        this.clockDrift.delete(id);
+        this.watchedSince.delete(id);
         this.refs.delete(id);
         if (this.driverMemory.delete(id)) this.deps.messages.deviceOutput(deviceInfo(old), {}, { key: memoryKey(id), value: null });
         this.deps.messages.clearDeviceStatus(id);
@@ -120,6 +148,7 @@ export class DeviceManager {
         result.changed.push(id);
       } else {
         result.added.push(id);
+        this.watchedSince.set(id, this.deps.clock.now());
         this.remember(id);
       }
       this.deps.scheduler.upsert(this.job(device, config));
@@ -131,7 +160,31 @@ export class DeviceManager {
       }
     }
     this.devices = next;
+    if (result.removed.length > 0) this.observer?.forget(result.removed);
+    for (const id of [...result.added, ...result.changed]) this.observer?.update(id);
     return result;
+  }
+
+  /** AssetSource: every configured device and what the agent knows of it, in config order. */
+  assets(): DeviceAsset[] {
+    return [...this.devices.values()].map((d) => this.assetOf(d));
+  }
+
+  asset(id: string): DeviceAsset | undefined {
+    const d = this.devices.get(id);
+    return d && this.assetOf(d);
+  }
+
+  private assetOf(d: DeviceConfig): DeviceAsset {
+    return {
+      config: d,
+      info: deviceInfo(d),
+      status: this.deps.status.get(d.id),
+      identity: this.identities.get(d.id),
+      identityReadAt: this.identityReadAt.get(d.id),
+      clockDriftMs: this.clockDrift.get(d.id) ?? null,
+      watchedSince: this.watchedSince.get(d.id) ?? this.deps.clock.now(),
+    };
   }
 
   info(id: string): DeviceInfo | undefined {
@@ -181,7 +234,10 @@ export class DeviceManager {
             combined,
           );
           const info = deviceInfo(d);
-          await this.recordSoon(() => this.onIdentity(info, identity));
+          await this.recordSoon(() => {
+            this.onIdentity(info, identity);
+            this.observer?.update(info.id);
+          });
         } catch (err) {
           this.deps.log.debug({ device: d.id, err }, "identity not read; the next inventory run tries again");
         }
@@ -195,6 +251,7 @@ export class DeviceManager {
   }
 
   private onIdentity(info: DeviceInfo, reported: Identity): void {
+    this.identityReadAt.set(info.id, this.deps.clock.now());
     const before = this.identities.get(info.id);
     const changed = identityChanges(before, reported);
     if (changed.length === 0) return;
@@ -238,6 +295,7 @@ export class DeviceManager {
     if (alarms.length === 0 && events.length === 0 && memory === undefined) return;
     const before = this.driverMemory.get(info.id);
     this.deps.messages.deviceOutput(info, { alarms, events }, memory ?? { key: memoryKey(info.id), value: before?.json ?? null });
+    if (alarms.length > 0) this.observer?.noteAlarms(info, alarms);
     after(() => {
       if (json !== undefined) this.driverMemory.set(info.id, { value: out.memory, json });
       for (const a of alarms) log.warn({ alarm: a.type, phase: a.phase, test: a.test, alarm_id: a.id, zone: a.zone?.id }, a.text);
@@ -441,6 +499,8 @@ export class DeviceManager {
             }
             if (reading?.identity) this.onIdentity(info, reading.identity);
             if (reading) this.onDriverOutput(info, reading, log, after);
+            if (reading) this.clockDrift.set(device.id, typeof reading.metrics.clock_drift_ms === "number" ? reading.metrics.clock_drift_ms : null);
+            this.observer?.update(device.id);
           } catch (err) {
             log.error({ err }, "could not record a poll result");
           }

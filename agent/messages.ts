@@ -14,6 +14,7 @@ import {
   isoTime,
   type Topics,
 } from "./mqtt/contract.js";
+import type { DeviceCompliancePayload, DeviceInventoryPayload, UnknownAssetPayload } from "./mqtt/asset-contract.js";
 import type { MessageClass, NewMessage, Outbox } from "./outbox/types.js";
 import type { DeviceStatus, StatusChange } from "./status.js";
 
@@ -103,7 +104,37 @@ export class Messages {
 
   /** The device's identity changed (or became known): an asset-register event. */
   identityChange(d: DeviceInfo, from: Identity | null, to: Identity, changed: (keyof Identity)[]): void {
-    this.deps.outbox.enqueue(this.deviceEvent(d, { type: "identity_changed", from, to, changed } satisfies DeviceEventFields));
+    const change = identityChangeKind(from, changed);
+    this.deps.outbox.enqueue(this.deviceEvent(d, { type: "identity_changed", from, to, changed, change } satisfies DeviceEventFields));
+  }
+
+  /** The device's retained inventory (asset register). */
+  inventory(d: DeviceInfo, fields: Omit<DeviceInventoryPayload, "schema" | "campus" | "gateway" | "ts" | "seq" | DeviceKeys>): void {
+    const env = this.envelope("device-inventory");
+    this.emit(d.id, "event", this.deps.topics.deviceInventory(d.id), true, (seq): DeviceInventoryPayload => ({ ...env, ...this.device(d), seq, ...fields }));
+  }
+
+  /** The device's retained compliance state. */
+  compliance(d: DeviceInfo, fields: Omit<DeviceCompliancePayload, "schema" | "campus" | "gateway" | "ts" | "seq" | DeviceKeys>): void {
+    const env = this.envelope("device-compliance");
+    this.emit(d.id, "event", this.deps.topics.deviceCompliance(d.id), true, (seq): DeviceCompliancePayload => ({ ...env, ...this.device(d), seq, ...fields }));
+  }
+
+  /** A rule started or stopped failing. */
+  complianceChange(d: DeviceInfo, fields: Omit<Extract<DeviceEventFields, { type: "compliance_changed" }>, "type">): void {
+    this.deps.outbox.enqueue(this.deviceEvent(d, { type: "compliance_changed", ...fields } satisfies DeviceEventFields));
+  }
+
+  /** A retained asset found by discovery and not configured; `asset` null clears its topic (it is gone, or configured now). */
+  unknownAsset(key: string, asset: Omit<UnknownAssetPayload, "schema" | "campus" | "gateway" | "ts"> | null): void {
+    const env = this.envelope("unknown-asset");
+    this.deps.outbox.enqueue({
+      stream: GATEWAY_STREAM,
+      klass: "event",
+      topic: this.deps.topics.unknownAsset(key),
+      retain: true,
+      render: () => (asset === null ? "" : JSON.stringify({ ...env, ...asset } satisfies UnknownAssetPayload)),
+    });
   }
 
   /**
@@ -140,15 +171,12 @@ export class Messages {
     this.deps.outbox.enqueueWithMemory([...alarms, ...events], memory);
   }
 
-  /** Clear a removed device's retained status (an empty retained payload deletes it, [MQTT-3.3.1-10]). */
+  /** Clear a removed device's retained topics: status, inventory, compliance (an empty retained payload deletes it, [MQTT-3.3.1-10]). */
   clearDeviceStatus(deviceId: string): void {
-    this.deps.outbox.enqueue({
-      stream: deviceId,
-      klass: "event",
-      topic: this.deps.topics.deviceStatus(deviceId),
-      retain: true,
-      render: () => "",
-    });
+    const t = this.deps.topics;
+    for (const topic of [t.deviceStatus(deviceId), t.deviceInventory(deviceId), t.deviceCompliance(deviceId)]) {
+      this.deps.outbox.enqueue({ stream: deviceId, klass: "event", topic, retain: true, render: () => "" });
+    }
   }
 
   gatewayEvent(type: GatewayEventPayload["type"], message: string, details: Record<string, unknown> = {}): void {
@@ -180,6 +208,17 @@ export class Messages {
   private message(stream: string, klass: MessageClass, topic: string, retain: boolean, payload: (seq: number) => object): NewMessage {
     return { stream, klass, topic, retain, render: (seq) => JSON.stringify(payload(seq)) };
   }
+}
+
+type DeviceKeys = "device" | "kind" | "name" | "category" | "location";
+
+/** What kind of asset change an identity change is (the `change` of identity_changed). */
+export function identityChangeKind(from: Identity | null, changed: readonly (keyof Identity)[]): "learned" | "replaced" | "firmware_updated" | "other" {
+  if (from === null) return "learned";
+  // A field learned for the first time (a serial read after a model) is not a swap.
+  if (changed.some((f) => (f === "serial" || f === "model") && from[f] !== undefined)) return "replaced";
+  if (changed.includes("firmware") && from.firmware !== undefined) return "firmware_updated";
+  return "other";
 }
 
 /** What a device-event payload holds beyond the envelope, the device's fields and seq. */

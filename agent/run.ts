@@ -3,14 +3,18 @@ import type { Logger } from "pino";
 import { ConfigError, type LoadedConfig, loadConfigFile } from "../config/load.js";
 import { DRIVERS } from "../drivers/registry.js";
 import { Agent } from "./agent.js";
+import { PolicyError, withPolicy } from "./lifecycle/policy.js";
 import type { RecentLog } from "./log.js";
 import { VERSION } from "./version.js";
 
-/** Re-read a config file for SIGHUP: the new config, or every problem found in it. */
+/**
+ * Re-read a config file and the lifecycle policy it names, for SIGHUP: the
+ * new config, or every problem found in either (a PolicyError for the policy).
+ */
 export function reloader(file: string): () => LoadedConfig | ConfigError {
   return () => {
     try {
-      return loadConfigFile(file, { drivers: DRIVERS });
+      return withPolicy(loadConfigFile(file, { drivers: DRIVERS }));
     } catch (err) {
       if (err instanceof ConfigError) return err;
       throw err;
@@ -43,7 +47,10 @@ export async function runAgent(loaded: LoadedConfig, log: Logger, reload: () => 
     const onHup = () => {
       const next = reload();
       if (next instanceof ConfigError) {
-        agent.reloadRejected(next.problems.map((p) => `${p.path || "(root)"}: ${p.message}`));
+        agent.reloadRejected(
+          next.problems.map((p) => `${p.path || "(root)"}: ${p.message}`),
+          next instanceof PolicyError ? next.file : undefined,
+        );
         return;
       }
       agent.reload(next).catch((err: unknown) => log.error({ err }, "config reload failed"));

@@ -7,17 +7,49 @@
  * Inside batch(), writes wait for its end and go in one transaction (one sync).
  */
 import Database from "better-sqlite3";
-import type { Identity } from "../drivers/contract.js";
+import type { Identity, Location } from "../drivers/contract.js";
 import type { DeviceStatus } from "./status.js";
 
 export interface DeviceMemory {
   status?: DeviceStatus;
   identity?: Identity;
+  /** The asset register's memory of the device (agent/assets/register.ts). */
+  asset?: AssetMemory;
+}
+
+/** What the asset register must remember across restarts so that it reports only real changes. */
+export interface AssetMemory {
+  /** The compliance rules failing when it was last published, in order; null when no policy was loaded. */
+  failing: string[] | null;
+  /** Wall ms since when exactly those rules fail. */
+  since: number;
+}
+
+/** A row of the unknown-asset table: what discovery found that the config does not name. */
+export interface UnknownAssetMemory {
+  key: string;
+  /** The asset as last published (without the envelope). */
+  asset: Record<string, unknown>;
+  firstSeen: number;
+  lastSeen: number;
+  /** Discovery runs in a row that did not find it. */
+  missed: number;
+}
+
+/** An alarm raised and not yet restored or cancelled, for the campus readiness. */
+export interface OpenAlarmMemory {
+  alarmId: string;
+  device: string;
+  type: string;
+  since: number;
+  message: string;
+  zone: { id: string; name?: string | undefined; location?: Location | undefined } | null;
 }
 
 export class StateStore {
   private readonly db: Database.Database;
-  private readonly getStmt: Database.Statement<[string], { status: string | null; identity: string | null }>;
+  private readonly getStmt: Database.Statement<[string], { status: string | null; identity: string | null; asset: string | null }>;
+  private readonly putAsset: Database.Statement<[string, string]>;
   private readonly putStatus: Database.Statement<[string, string]>;
   private readonly putIdentity: Database.Statement<[string, string]>;
   private readonly deleteStmt: Database.Statement<[string]>;
@@ -29,7 +61,15 @@ export class StateStore {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.exec("CREATE TABLE IF NOT EXISTS device_memory (device TEXT PRIMARY KEY, status TEXT, identity TEXT)");
-    this.getStmt = this.db.prepare("SELECT status, identity FROM device_memory WHERE device = ?");
+    // Added with the asset register: a file of an older agent gets the column.
+    const columns = this.db.prepare<[], { name: string }>("PRAGMA table_info(device_memory)").all();
+    if (!columns.some((c) => c.name === "asset")) this.db.exec("ALTER TABLE device_memory ADD COLUMN asset TEXT");
+    this.db.exec("CREATE TABLE IF NOT EXISTS unknown_asset (key TEXT PRIMARY KEY, row TEXT NOT NULL)");
+    this.db.exec("CREATE TABLE IF NOT EXISTS open_alarm (alarm_id TEXT PRIMARY KEY, device TEXT NOT NULL, row TEXT NOT NULL)");
+    this.getStmt = this.db.prepare("SELECT status, identity, asset FROM device_memory WHERE device = ?");
+    this.putAsset = this.db.prepare(
+      "INSERT INTO device_memory (device, asset) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET asset = excluded.asset",
+    );
     this.putStatus = this.db.prepare(
       "INSERT INTO device_memory (device, status) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET status = excluded.status",
     );
@@ -49,7 +89,45 @@ export class StateStore {
     return {
       ...(row.status ? { status: JSON.parse(row.status) as DeviceStatus } : {}),
       ...(row.identity ? { identity: JSON.parse(row.identity) as Identity } : {}),
+      ...(row.asset ? { asset: JSON.parse(row.asset) as AssetMemory } : {}),
     };
+  }
+
+  setAsset(device: string, asset: AssetMemory): void {
+    const json = JSON.stringify(asset);
+    this.write(() => this.putAsset.run(device, json));
+  }
+
+  unknownAssets(): UnknownAssetMemory[] {
+    return this.db
+      .prepare<[], { row: string }>("SELECT row FROM unknown_asset ORDER BY key")
+      .all()
+      .map((r) => JSON.parse(r.row) as UnknownAssetMemory);
+  }
+
+  setUnknownAsset(asset: UnknownAssetMemory): void {
+    const json = JSON.stringify(asset);
+    this.write(() => this.db.prepare("INSERT INTO unknown_asset (key, row) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET row = excluded.row").run(asset.key, json));
+  }
+
+  forgetUnknownAsset(key: string): void {
+    this.write(() => this.db.prepare("DELETE FROM unknown_asset WHERE key = ?").run(key));
+  }
+
+  openAlarms(): OpenAlarmMemory[] {
+    return this.db
+      .prepare<[], { row: string }>("SELECT row FROM open_alarm ORDER BY rowid")
+      .all()
+      .map((r) => JSON.parse(r.row) as OpenAlarmMemory);
+  }
+
+  setOpenAlarm(alarm: OpenAlarmMemory): void {
+    const json = JSON.stringify(alarm);
+    this.write(() => this.db.prepare("INSERT OR REPLACE INTO open_alarm (alarm_id, device, row) VALUES (?, ?, ?)").run(alarm.alarmId, alarm.device, json));
+  }
+
+  closeAlarm(alarmId: string): void {
+    this.write(() => this.db.prepare("DELETE FROM open_alarm WHERE alarm_id = ?").run(alarmId));
   }
 
   setStatus(device: string, status: DeviceStatus): void {
@@ -62,8 +140,12 @@ export class StateStore {
     this.write(() => this.putIdentity.run(device, json));
   }
 
+  /** A device removed from the config: its memory and its open alarms. */
   forget(device: string): void {
-    this.write(() => this.deleteStmt.run(device));
+    this.write(() => {
+      this.deleteStmt.run(device);
+      this.db.prepare("DELETE FROM open_alarm WHERE device = ?").run(device);
+    });
   }
 
   /**

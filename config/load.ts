@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
+import type { LoadedPolicy } from "../agent/lifecycle/policy.js";
 import type { DriverFactory } from "../drivers/contract.js";
 import { describeIssue, formatPath, type Path, show } from "./messages.js";
 import { buildConfigSchema, type Config } from "./schema.js";
@@ -41,6 +42,8 @@ export interface LoadedConfig {
   file: string;
   dir: string;
   secrets: { brokerPassword?: string };
+  /** The lifecycle policy `config.policy.file` names, once loaded (agent/lifecycle/policy.ts withPolicy). */
+  policy?: LoadedPolicy;
 }
 
 export interface ParseOptions {
@@ -219,6 +222,7 @@ function resolvePaths(config: Config, dir: string): void {
   // An in-memory outbox (tests) has no folder to put a socket in: none unless one is named.
   else if (config.outbox.path !== ":memory:") config.control.socket = join(dirname(config.outbox.path), DEFAULT_CONTROL_SOCKET);
   if (config.broker.password_file !== undefined) config.broker.password_file = resolve(dir, config.broker.password_file);
+  if (config.policy !== undefined) config.policy.file = resolve(dir, config.policy.file);
   const tls = config.broker.tls;
   if (tls) for (const key of TLS_FILES) if (tls[key] !== undefined) tls[key] = resolve(dir, tls[key]);
 }

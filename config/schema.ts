@@ -13,6 +13,7 @@
  */
 import { validate as validateCron } from "node-cron";
 import { z } from "zod";
+import { isIsoDate } from "./dates.js";
 import type { DriverFactory } from "../drivers/contract.js";
 import { parseUnitList } from "../drivers/modbus/discover.js";
 import { PROFILE_NAME, type Profile, profileSchema } from "../drivers/modbus/profile.js";
@@ -57,6 +58,8 @@ export const pollOverridesSchema = z.strictObject({
 
 export const CATEGORIES = ["safety-critical", "operational"] as const;
 
+const isoDate = z.string({ error: "expected a date (YYYY-MM-DD)" }).refine(isIsoDate, { error: "expected a real date (YYYY-MM-DD)" });
+
 export const locationSchema = z.strictObject({
   building: nonEmpty.optional(),
   floor: nonEmpty.optional(),
@@ -69,6 +72,17 @@ export const deviceBaseShape = {
   name: nonEmpty.optional().describe("Human name, e.g. 'Main entrance intercom'."),
   location: locationSchema.default({}),
   owner: nonEmpty.optional().describe("Team or person responsible for the device."),
+  lifecycle: z
+    .strictObject({
+      install_date: isoDate.optional().describe("When the device was installed."),
+      warranty_end: isoDate.optional().describe("The last day under warranty; warranty_expired fails from the day after."),
+      end_of_support: isoDate
+        .optional()
+        .describe("This device's last day of vendor support, over the lifecycle policy's date for its model; end_of_support fails from the day after."),
+      asset_tag: nonEmpty.optional().describe("The district's asset tag."),
+    })
+    .default({})
+    .describe("Lifecycle data for the asset register and the compliance checks (docs/lifecycle.md)."),
   category: z.enum(CATEGORIES, { error: `expected one of ${CATEGORIES.join(", ")}` }),
   poll: pollOverridesSchema.default({}),
 };
@@ -161,11 +175,19 @@ export const controlSchema = z.strictObject({
     ),
 });
 
+/** Every 6 hours, 30 minutes after the inventory run, so the two do not load the campus network at once. */
+export const DISCOVERY_CRON = "0 45 */6 * * *";
+
 /**
- * `campus-agent discover` (and the reconciliation of issue 7's asset
- * register): where to look for devices, against the configured ones.
+ * `campus-agent discover` and the agent's reconciliation on `cron` (unknown
+ * and missing assets): where to look for devices, against the configured ones.
  */
 export const discoverySchema = z.strictObject({
+  cron: z
+    .string()
+    .refine((s) => s === "off" || validateCron(s), { error: 'expected a cron expression (5 or 6 fields), or "off"' })
+    .default(DISCOVERY_CRON)
+    .describe('When the agent reconciles the campus against the config (unknown and missing assets): node-cron, seconds field allowed; "off" only on demand (campus-agent discover).'),
   onvif: discoverParamsSchema
     .extend({ enabled: z.boolean().default(true).describe("Look for ONVIF cameras (WS-Discovery).") })
     .default(discoverParamsSchema.extend({ enabled: z.boolean().default(true) }).parse({}))
@@ -233,6 +255,14 @@ export function buildConfigSchema(drivers: readonly DriverFactory[]) {
         })
         .default({ cron: "0 15 */6 * * *" }),
       discovery: discoverySchema.default(discoverySchema.parse({})),
+      policy: z
+        .strictObject({
+          file: nonEmpty.describe(
+            "The lifecycle policy (YAML: firmware baselines, end-of-support dates, clock and not-seen limits; docs/lifecycle.md). Relative paths are resolved against the config file's folder. Re-read on SIGHUP.",
+          ),
+        })
+        .optional()
+        .describe("Without it, devices are inventoried but not checked for compliance."),
       log: z
         .strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") })
         .default({ level: "info" }),

@@ -10,8 +10,10 @@
  * manufacturer and model. A loaded Policy holds parsed versions and model
  * matchers, ready for evaluate().
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ConfigError, checkYaml, readYamlFile } from "../../config/load.js";
+import { ConfigError, checkYaml, type LoadedConfig, readYamlFile } from "../../config/load.js";
+import { isIsoDate } from "../../config/dates.js";
 import { CATEGORIES } from "../../config/schema.js";
 import { compareToBound, matchesSpec, parseVersion, parseVersionSpec, type Version, type VersionSpec } from "./version.js";
 
@@ -22,6 +24,7 @@ export class PolicyError extends ConfigError {
 }
 
 export type Category = (typeof CATEGORIES)[number];
+export { isIsoDate };
 
 // ---------------------------------------------------------------- the schema
 
@@ -42,14 +45,6 @@ const specText = textual("a version or a range").superRefine((s, ctx) => {
   const spec = parseVersionSpec(s);
   if ("error" in spec) ctx.addIssue({ code: "custom", message: spec.error });
 });
-
-/** `2025-06-30`: a real calendar date (no 30 February). */
-export function isIsoDate(s: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-  if (!m) return false;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return d.toISOString().startsWith(s);
-}
 
 const isoDate = z.string({ error: "expected a date (YYYY-MM-DD)" }).refine(isIsoDate, { error: "expected a real date (YYYY-MM-DD)" });
 
@@ -195,7 +190,29 @@ export function parsePolicy(text: string, file: string): Policy {
 
 /** Reads and checks a policy file (at start, and on SIGHUP); throws a PolicyError listing every problem. */
 export function loadPolicyFile(file: string): Policy {
-  return parsePolicy(readYamlFile(file, PolicyError), file);
+  return loadPolicy(file).policy;
+}
+
+/** A checked policy, and which file and content it came from (named in every compliance state). */
+export interface LoadedPolicy {
+  policy: Policy;
+  /** Absolute path. */
+  file: string;
+  /** Of the file's content: tells two versions of the policy apart. */
+  sha256: string;
+}
+
+/** Reads and checks a policy file; throws a PolicyError listing every problem. */
+export function loadPolicy(file: string): LoadedPolicy {
+  const text = readYamlFile(file, PolicyError);
+  return { policy: parsePolicy(text, file), file, sha256: createHash("sha256").update(text).digest("hex") };
+}
+
+/** The config with the policy its `policy.file` names, loaded; throws a PolicyError. A config without one gets none. */
+export function withPolicy(loaded: LoadedConfig): LoadedConfig {
+  const file = loaded.config.policy?.file;
+  if (file === undefined) return loaded;
+  return { ...loaded, policy: loadPolicy(file) };
 }
 
 /** The rule that applies to a manufacturer and model: the most specific that covers them, the first in the file on a tie. */

@@ -14,35 +14,16 @@
  *   campus/<c>/device/<d>/event        QoS 1, buffered (class event): status, identity, door events
  *   campus/<c>/device/<d>/alarm        QoS 1, buffered (class alarm: committed at once, published first)
  *   campus/<c>/device/<d>/telemetry    QoS 1, buffered (class telemetry), every poll
+ * and the asset register's topics (agent/mqtt/asset-contract.ts): a device's
+ * inventory and compliance, unknown assets, the campus readiness.
  */
 import { z } from "zod";
+import { COMPLIANCE_RULES } from "../lifecycle/evaluate.js";
+import { campusReadinessSchema, deviceComplianceSchema, deviceInventorySchema, unknownAssetSchema } from "./asset-contract.js";
 
-export const CONTRACT_VERSION = 1;
+import { byClass, deviceFields, envelope, id, identity, iso, location, metricValue, reason, seq, state } from "./contract-fields.js";
 
-const iso = z.iso.datetime({ offset: false }).describe("UTC time, ISO 8601 with milliseconds");
-const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
-const reason = z
-  .string()
-  .regex(/^[a-z][a-z0-9_]*$/)
-  .describe("Reason code, lower_snake_case (see docs/mqtt.md)");
-const state = z.enum(["online", "degraded", "offline"]);
-const seq = z
-  .int()
-  .positive()
-  .describe(
-    "Per-device (or per-gateway) sequence number: increases by one per buffered message, survives restarts. De-duplicate on (campus, device, seq).",
-  );
-const location = z.object({ building: z.string().optional(), floor: z.string().optional(), room: z.string().optional() });
-const category = z.enum(["safety-critical", "operational"]);
-const metricValue = z.union([z.number(), z.string(), z.boolean(), z.null()]);
-const byClass = z.object({ alarm: z.int().nonnegative(), event: z.int().nonnegative(), telemetry: z.int().nonnegative() });
-
-const envelope = (name: string) => ({
-  schema: z.literal(`campus-edge/${name}/v${CONTRACT_VERSION}`),
-  campus: id,
-  gateway: id,
-  ts: iso.describe("When the gateway produced the message (not when it was published)"),
-});
+export { CONTRACT_VERSION, isoTime } from "./contract-fields.js";
 
 export const gatewayStatusSchema = z.object({
   ...envelope("gateway-status"),
@@ -83,6 +64,9 @@ export const GATEWAY_EVENT_TYPES = [
   "device_removed",
   "device_changed",
   "uplink_restored",
+  "policy_reloaded",
+  "policy_rejected",
+  "assets_reconciled",
 ] as const;
 
 export const gatewayEventSchema = z.object({
@@ -92,14 +76,6 @@ export const gatewayEventSchema = z.object({
   message: z.string().describe("Plain-language summary for a dashboard or log"),
   details: z.record(z.string(), z.unknown()),
 });
-
-const deviceFields = {
-  device: id,
-  kind: z.string(),
-  name: z.string().optional(),
-  category,
-  location,
-};
 
 export const deviceStatusSchema = z.object({
   ...envelope("device-status"),
@@ -113,17 +89,6 @@ export const deviceStatusSchema = z.object({
   last_seen: iso.nullable().describe("Last successful poll; null if never"),
   response_time_ms: z.number().nonnegative().nullable(),
 });
-
-const identity = z
-  .object({
-    manufacturer: z.string().optional(),
-    model: z.string().optional(),
-    serial: z.string().optional(),
-    firmware: z.string().optional(),
-    hardware_id: z.string().optional(),
-    mac: z.string().optional(),
-  })
-  .describe("What the device reported about itself (asset register)");
 
 const deviceEventBase = { ...envelope("device-event"), ...deviceFields, seq };
 
@@ -237,6 +202,21 @@ export const deviceEventSchema = z.discriminatedUnion("type", [
     from: identity.nullable().describe("null the first time the gateway learns the device's identity"),
     to: identity,
     changed: z.array(z.enum(["manufacturer", "model", "serial", "firmware", "hardware_id", "mac"])).min(1),
+    change: z
+      .enum(["learned", "replaced", "firmware_updated", "other"])
+      .optional()
+      .describe(
+        "learned: first identity the gateway knows; replaced: the serial or model changed (another device is there now); firmware_updated: only the firmware changed; other: another field (a MAC) changed",
+      ),
+  }),
+  z.object({
+    ...deviceEventBase,
+    type: z.literal("compliance_changed").describe("A lifecycle rule started or stopped failing (docs/lifecycle.md)"),
+    message: z.string().describe("Plain-language summary"),
+    raised: z.array(z.enum(COMPLIANCE_RULES)).describe("Rules that started failing"),
+    cleared: z.array(z.enum(COMPLIANCE_RULES)).describe("Rules that stopped failing"),
+    compliant: z.boolean(),
+    failing: z.array(z.enum(COMPLIANCE_RULES)).describe("Every rule failing now"),
   }),
   doorEvent,
   receiverEvent,
@@ -295,6 +275,10 @@ export const PAYLOAD_SCHEMAS = {
   "device-event": deviceEventSchema,
   "device-alarm": deviceAlarmSchema,
   "device-telemetry": deviceTelemetrySchema,
+  "device-inventory": deviceInventorySchema,
+  "device-compliance": deviceComplianceSchema,
+  "unknown-asset": unknownAssetSchema,
+  "campus-readiness": campusReadinessSchema,
 } as const;
 
 /** Topic names, in one place. */
@@ -337,12 +321,25 @@ export class Topics {
     return `${this.root}/device/${device}/telemetry`;
   }
 
+  deviceInventory(device: string): string {
+    return `${this.root}/device/${device}/inventory`;
+  }
+
+  deviceCompliance(device: string): string {
+    return `${this.root}/device/${device}/compliance`;
+  }
+
+  /** An asset discovery found that the config does not name; `key` is topic-safe (agent/assets/register.ts unknownKey). */
+  unknownAsset(key: string): string {
+    return `${this.root}/unknown/${key}`;
+  }
+
+  readiness(): string {
+    return `${this.gatewayBase}/readiness`;
+  }
+
   /** Everything this gateway may publish: what a broker ACL must allow. */
   all(): string {
     return `${this.root}/#`;
   }
-}
-
-export function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
 }

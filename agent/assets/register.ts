@@ -1,0 +1,408 @@
+/**
+ * The asset register: for every configured device, its inventory (identity,
+ * location, owner, lifecycle data) and its compliance with the lifecycle
+ * policy, published retained and kept current; the assets discovery found
+ * that the config does not name (unknown) and the configured ones never seen
+ * (missing); the alarms still open. From these, the campus readiness and
+ * the auditors' report (agent/assets/readiness.ts, report-types.ts).
+ *
+ * When: inventory and compliance on start, on every change of a device
+ * (identity, status, config, policy), and on the inventory cron (cycle());
+ * compliance is also re-evaluated every minute (tick()), for the rules that
+ * time alone breaks (not_seen, a date passing). A change of the failing
+ * rules is a compliance_changed event. What is published is stored with
+ * the poll results that caused it (the caller's outbox and state batch).
+ *
+ * Holds no device data of its own: it reads the device manager's view
+ * (AssetSource) and remembers only what it published.
+ */
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import type { DeviceConfig } from "../../config/schema.js";
+import type { DeviceAlarm, Identity } from "../../drivers/contract.js";
+import type { Clock } from "../clock.js";
+import type { DiscoveryReport, FoundDevice } from "../discovery.js";
+import type { LoadedPolicy } from "../lifecycle/policy.js";
+import { type Compliance, complianceChange, evaluate } from "../lifecycle/evaluate.js";
+import type { DeviceInfo, Messages } from "../messages.js";
+import type { OpenAlarm, Presence, Readiness } from "../mqtt/asset-contract.js";
+import { isoTime } from "../mqtt/contract-fields.js";
+import type { AssetMemory, OpenAlarmMemory, StateStore, UnknownAssetMemory } from "../state.js";
+import type { DeviceStatus } from "../status.js";
+import { readiness } from "./readiness.js";
+import type { ReportDevice, ReportUnknown } from "./report-types.js";
+
+/** What the agent knows of one configured device, as the register reads it. */
+export interface DeviceAsset {
+  config: DeviceConfig;
+  info: DeviceInfo;
+  status: DeviceStatus | undefined;
+  identity: Identity | undefined;
+  /** Wall ms of the last identity read; undefined when not read since the agent started. */
+  identityReadAt: number | undefined;
+  /** The device's clock minus the gateway's at its last poll (ms); null when it does not report one. */
+  clockDriftMs: number | null;
+  /** Wall ms since when the agent has watched it (its start, or when the device was added). */
+  watchedSince: number;
+}
+
+export interface AssetSource {
+  /** Every configured device, in config order. */
+  assets(): DeviceAsset[];
+  /** One configured device; undefined when there is none of that id. */
+  asset(id: string): DeviceAsset | undefined;
+}
+
+/** Unknown assets are forgotten (their topic cleared) after this many discovery runs in a row that did not find them. */
+export const UNKNOWN_FORGET_AFTER_MISSES = 3;
+
+export interface AssetRegisterDeps {
+  source: AssetSource;
+  messages: Messages;
+  state: StateStore;
+  clock: Clock;
+  log: Logger;
+  /** IANA zone of the gateway's calendar, for dates; the process's when absent. */
+  timeZone?: string;
+  /** Called after anything the readiness depends on may have changed. */
+  onChange?: () => void;
+}
+
+interface Published {
+  /** The inventory's content as last published, without envelope and seq. */
+  inventory?: string;
+  /** The compliance's content as last published. */
+  compliance?: string;
+  /** What the last evaluation found, null when no policy is loaded. */
+  result: Compliance | null;
+  /** The failing rules remembered (published, or from the last run). */
+  memory: AssetMemory | undefined;
+}
+
+export class AssetRegister {
+  private policy: LoadedPolicy | undefined;
+  private readonly published = new Map<string, Published>();
+  private readonly unknown = new Map<string, UnknownAssetMemory>();
+  private readonly alarms = new Map<string, OpenAlarmMemory>();
+  /** From the last discovery run: the configured devices it found, and those it did not. */
+  private discovery: { at: number; found: Set<string>; notFound: Set<string> } | undefined;
+
+  constructor(private readonly deps: AssetRegisterDeps) {
+    for (const u of deps.state.unknownAssets()) this.unknown.set(u.key, u);
+    for (const a of deps.state.openAlarms()) this.alarms.set(a.alarmId, a);
+  }
+
+  /** The policy to check devices against (undefined: none; devices are only inventoried). Re-evaluates every device. */
+  setPolicy(policy: LoadedPolicy | undefined): void {
+    this.policy = policy;
+    this.refreshAll(false);
+  }
+
+  policyInfo(): { file: string; sha256: string } | null {
+    return this.policy === undefined ? null : { file: this.policy.file, sha256: this.policy.sha256 };
+  }
+
+  /** One device may have changed (a poll, its identity, its config): publish what did. */
+  update(id: string): void {
+    const asset = this.deps.source.asset(id);
+    if (asset !== undefined) this.refresh(asset, false);
+    this.deps.onChange?.();
+  }
+
+  /** The inventory cron: publish every device's inventory and compliance, changed or not. */
+  cycle(): void {
+    this.refreshAll(true);
+  }
+
+  /** Every minute: re-evaluate compliance (time alone fails not_seen, or passes a date); publish what changed. */
+  tick(): void {
+    this.refreshAll(false);
+  }
+
+  /** Devices removed from the config: forget what was published (their retained topics are cleared by the device manager). */
+  forget(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.published.delete(id);
+      for (const [alarmId, a] of this.alarms) if (a.device === id) this.alarms.delete(alarmId);
+    }
+    this.deps.onChange?.();
+  }
+
+  /**
+   * A device's alarms as they are stored: an alarm opens, a restore or
+   * cancel closes the alarm it names (or, naming none, the device's open
+   * alarms of the same type and zone). Test alarms never stay open.
+   */
+  noteAlarms(info: DeviceInfo, alarms: readonly DeviceAlarm[]): void {
+    let changed = false;
+    for (const a of alarms) {
+      if (a.test) continue;
+      if (a.phase === "alarm") {
+        const zone = a.zone ?? null;
+        const open: OpenAlarmMemory = { alarmId: a.id, device: info.id, type: a.type, since: a.at, message: a.text, zone };
+        this.alarms.set(a.id, open);
+        this.deps.state.setOpenAlarm(open);
+        changed = true;
+        continue;
+      }
+      const sameKind = (o: OpenAlarmMemory) => o.device === info.id && o.type === a.type && o.zone?.id === a.zone?.id;
+      const ends = a.ends !== undefined ? [a.ends] : [...this.alarms.values()].filter(sameKind).map((o) => o.alarmId);
+      for (const id of ends) {
+        if (!this.alarms.delete(id)) continue;
+        this.deps.state.closeAlarm(id);
+        changed = true;
+      }
+    }
+    if (changed) this.deps.onChange?.();
+  }
+
+  /**
+   * A discovery run's result: unknown assets published (retained) or
+   * refreshed, those no longer found forgotten after a few runs (at once
+   * when a configured device now is what answered there); which configured
+   * devices it found sets their presence. Returns the counts, for the
+   * gateway event that reports the run.
+   */
+  reconcile(report: DiscoveryReport): { unknown: number; new_unknown: string[]; gone: string[]; missing: string[] } {
+    const now = this.deps.clock.now();
+    const found = new Set(report.found.flatMap((f) => f.configured));
+    const notFound = new Set(report.not_found.map((n) => n.id));
+    this.discovery = { at: now, found, notFound };
+    const seen = new Set<string>();
+    const fresh: string[] = [];
+    for (const f of report.unknown) {
+      const key = unknownKey(f);
+      seen.add(key);
+      const before = this.unknown.get(key);
+      if (before === undefined) fresh.push(key);
+      const row: UnknownAssetMemory = { key, asset: unknownFields(f), firstSeen: before?.firstSeen ?? now, lastSeen: now, missed: 0 };
+      this.unknown.set(key, row);
+      this.deps.state.setUnknownAsset(row);
+      this.deps.messages.unknownAsset(key, this.unknownPayload(row));
+    }
+    const configuredNow = new Set(report.found.filter((f) => f.configured.length > 0).map(unknownKey));
+    const gone: string[] = [];
+    for (const [key, row] of this.unknown) {
+      if (seen.has(key)) continue;
+      const missed = row.missed + 1;
+      if (configuredNow.has(key) || missed >= UNKNOWN_FORGET_AFTER_MISSES) {
+        this.unknown.delete(key);
+        this.deps.state.forgetUnknownAsset(key);
+        this.deps.messages.unknownAsset(key, null);
+        gone.push(key);
+      } else {
+        const next = { ...row, missed };
+        this.unknown.set(key, next);
+        this.deps.state.setUnknownAsset(next);
+      }
+    }
+    this.refreshAll(false);
+    const missing = this.rows().filter((r) => r.presence === "missing").map((r) => r.id);
+    return { unknown: this.unknown.size, new_unknown: fresh, gone, missing };
+  }
+
+  /** The campus readiness now. */
+  readiness(uplink: Readiness["uplink"]): Readiness {
+    return readiness({
+      now: this.deps.clock.now(),
+      devices: this.rows(),
+      policy: this.policyInfo(),
+      unknown: this.unknown.size,
+      lastDiscovery: this.discovery === undefined ? null : isoTime(this.discovery.at),
+      openAlarms: this.openAlarms(),
+      uplink,
+    });
+  }
+
+  /** Every configured device as the report shows it, in config order. */
+  rows(): ReportDevice[] {
+    const now = this.deps.clock.now();
+    return this.deps.source.assets().map((a) => {
+      const p = this.published.get(a.config.id);
+      const result = this.policy === undefined ? null : (p?.result ?? this.evaluate(a, now));
+      const s = a.status;
+      return {
+        id: a.config.id,
+        name: a.config.name ?? null,
+        kind: a.config.kind,
+        category: a.config.category,
+        location: stripUndefined(a.config.location),
+        owner: a.config.owner ?? null,
+        identity: { ...a.identity },
+        lifecycle: lifecycleOf(a.config),
+        presence: this.presence(a),
+        status: {
+          state: s?.state ?? "unknown",
+          reason: s?.reason ?? null,
+          reason_text: s?.reasonText ?? null,
+          since: s === undefined ? null : isoTime(s.since),
+          last_seen: s?.lastSeen == null ? null : isoTime(s.lastSeen),
+        },
+        compliance: {
+          evaluated: result !== null,
+          compliant: result?.compliant ?? true,
+          failing: result?.failing ?? [],
+          unchecked: result?.unchecked ?? [],
+          since: p?.memory === undefined ? null : isoTime(p.memory.since),
+        },
+      };
+    });
+  }
+
+  unknownAssets(): ReportUnknown[] {
+    return [...this.unknown.values()].sort((a, b) => a.key.localeCompare(b.key)).map((u) => this.unknownPayload(u));
+  }
+
+  openAlarms(): OpenAlarm[] {
+    return [...this.alarms.values()]
+      .sort((a, b) => a.since - b.since)
+      .map((a) => ({ device: a.device, alarm_id: a.alarmId, type: a.type, since: isoTime(a.since), message: a.message, zone: zoneOf(a.zone) }));
+  }
+
+  // ------------------------------------------------------------ publishing
+
+  private refreshAll(force: boolean): void {
+    for (const a of this.deps.source.assets()) this.refresh(a, force);
+    this.deps.onChange?.();
+  }
+
+  /** Publish the device's inventory and compliance when they changed (or `force`); a change of failing rules is also an event. */
+  private refresh(a: DeviceAsset, force: boolean): void {
+    const id = a.config.id;
+    const now = this.deps.clock.now();
+    let p = this.published.get(id);
+    if (p === undefined) {
+      p = { result: null, memory: this.deps.state.get(id).asset };
+      this.published.set(id, p);
+    }
+    const inventory = {
+      owner: a.config.owner ?? null,
+      identity: { ...a.identity },
+      lifecycle: lifecycleOf(a.config),
+      presence: this.presence(a),
+      last_seen: a.status?.lastSeen == null ? null : isoTime(a.status.lastSeen),
+      identity_read_at: a.identityReadAt === undefined ? null : isoTime(a.identityReadAt),
+    };
+    // last_seen and identity_read_at move with every poll: only the cron republishes for them.
+    const inventoryKey = JSON.stringify({ ...inventory, last_seen: undefined, identity_read_at: undefined });
+    if (force || inventoryKey !== p.inventory) {
+      this.deps.messages.inventory(a.info, inventory);
+      p.inventory = inventoryKey;
+    }
+
+    const result = this.policy === undefined ? null : this.evaluate(a, now);
+    p.result = result;
+    const failing = result === null ? null : result.failing.map((f) => f.rule);
+    const before = p.memory;
+    const rulesChanged = before === undefined || JSON.stringify(before.failing) !== JSON.stringify(failing);
+    const memory: AssetMemory = rulesChanged ? { failing, since: now } : before;
+    // The values in a failure (a drift of 91 s, then 92 s) do not make a new state; the rules, the entries that decided and the unchecked checks do.
+    const complianceKey = JSON.stringify({
+      failing: result?.failing.map((f) => [f.rule, f.details.policy_rule ?? null]) ?? null,
+      unchecked: result?.unchecked.map((u) => u.check) ?? null,
+      policy: this.policyInfo()?.sha256 ?? null,
+    });
+    if (force || rulesChanged || complianceKey !== p.compliance) {
+      this.deps.messages.compliance(a.info, {
+        evaluated: result !== null,
+        compliant: result?.compliant ?? true,
+        failing: result?.failing ?? [],
+        unchecked: result?.unchecked ?? [],
+        since: isoTime(memory.since),
+        policy: this.policyInfo(),
+      });
+      p.compliance = complianceKey;
+    }
+    if (rulesChanged) {
+      p.memory = memory;
+      this.deps.state.setAsset(id, memory);
+      const change = result === null ? undefined : complianceChange(before?.failing == null ? undefined : asCompliance(before.failing), result);
+      if (change !== undefined && result !== null) {
+        const texts = [
+          ...change.raised.map((r) => `${r} failing`),
+          ...change.cleared.map((r) => `${r} cleared`),
+        ];
+        this.deps.messages.complianceChange(a.info, {
+          message: `${a.config.id}: ${texts.join(", ")}${result.compliant ? "; compliant now" : ""}`,
+          raised: change.raised,
+          cleared: change.cleared,
+          compliant: result.compliant,
+          failing: result.failing.map((f) => f.rule),
+        });
+        this.deps.log.info({ device: id, raised: change.raised, cleared: change.cleared }, "device compliance changed");
+      }
+    }
+  }
+
+  private evaluate(a: DeviceAsset, now: number): Compliance | null {
+    if (this.policy === undefined) return null;
+    const s = a.status;
+    return evaluate(
+      {
+        id: a.config.id,
+        kind: a.config.kind,
+        category: a.config.category,
+        ...(a.identity !== undefined ? { identity: a.identity } : {}),
+        lifecycle: a.config.lifecycle,
+        lastSeen: s?.lastSeen ?? null,
+        watchedSince: a.watchedSince,
+        clockDriftMs: a.clockDriftMs,
+        ...(s !== undefined ? { status: { state: s.state, reason: s.reason } } : {}),
+      },
+      this.policy.policy,
+      now,
+      this.deps.timeZone === undefined ? {} : { timeZone: this.deps.timeZone },
+    );
+  }
+
+  /**
+   * present: it has answered the gateway, or discovery found it; missing:
+   * never answered, and offline (its polls fail) or not found by the last
+   * discovery; pending: neither yet.
+   */
+  private presence(a: DeviceAsset): Presence {
+    if (a.status?.lastSeen != null || this.discovery?.found.has(a.config.id) === true) return "present";
+    if (a.status?.state === "offline" || this.discovery?.notFound.has(a.config.id) === true) return "missing";
+    return "pending";
+  }
+
+  private unknownPayload(u: UnknownAssetMemory): ReportUnknown {
+    return { ...(u.asset as Omit<ReportUnknown, "key" | "first_seen" | "last_seen">), key: u.key, first_seen: isoTime(u.firstSeen), last_seen: isoTime(u.lastSeen) };
+  }
+}
+
+function zoneOf(z: OpenAlarmMemory["zone"]): OpenAlarm["zone"] {
+  if (z === null) return null;
+  return { id: z.id, ...(z.name !== undefined ? { name: z.name } : {}), ...(z.location !== undefined ? { location: stripUndefined({ ...z.location }) } : {}) };
+}
+
+/** A previous evaluation, as far as the rule names remembered tell. */
+function asCompliance(failing: readonly string[]): Compliance {
+  return { compliant: failing.length === 0, failing: failing.map((rule) => ({ rule: rule as Compliance["failing"][number]["rule"], text: "", details: {} })), unchecked: [] };
+}
+
+function lifecycleOf(d: DeviceConfig): ReportDevice["lifecycle"] {
+  return stripUndefined({ ...d.lifecycle });
+}
+
+function unknownFields(f: FoundDevice): Omit<ReportUnknown, "key" | "first_seen" | "last_seen"> {
+  return { kind: f.kind, address: f.address, identity: { ...f.identity }, details: f.details };
+}
+
+/**
+ * A topic-safe key for an unknown asset: its kind and address, with every
+ * character a topic level must not hold as "-", and a short hash of the
+ * whole address so two addresses that read alike stay apart.
+ */
+export function unknownKey(f: Pick<FoundDevice, "kind" | "address">): string {
+  const readable = `${f.kind}-${f.address.replace(/^[a-z]+:\/\//i, "")}`
+    .replace(/[^A-Za-z0-9._-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 48);
+  const hash = createHash("sha256").update(`${f.kind} ${f.address}`).digest("hex").slice(0, 8);
+  return `${readable}-${hash}`;
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
