@@ -87,6 +87,8 @@ export class DeviceManager {
   /** From each device's last poll: its clock minus the gateway's (metric clock_drift_ms), null when it reports none. */
   private readonly clockDrift = new Map<string, number | null>();
   private readonly watchedSince = new Map<string, number>();
+  /** Devices with a poll result recorded since the agent started watching them. */
+  private readonly polled = new Set<string>();
   private observer: DeviceObserver | undefined;
   private readonly refs = new Map<string, DeviceRef<unknown>>();
   /** Each device's driver memory (Reading.memory), as last stored, and its JSON. */
@@ -130,6 +132,7 @@ export class DeviceManager {
         this.identityReadAt.delete(id);
         this.clockDrift.delete(id);
         this.watchedSince.delete(id);
+        this.polled.delete(id);
         this.refs.delete(id);
         if (this.driverMemory.delete(id)) this.deps.messages.deviceOutput(deviceInfo(old), {}, { key: memoryKey(id), value: null });
         this.deps.messages.clearDeviceStatus(id);
@@ -184,6 +187,7 @@ export class DeviceManager {
       identityReadAt: this.identityReadAt.get(d.id),
       clockDriftMs: this.clockDrift.get(d.id) ?? null,
       watchedSince: this.watchedSince.get(d.id) ?? this.deps.clock.now(),
+      polled: this.polled.has(d.id),
     };
   }
 
@@ -500,6 +504,7 @@ export class DeviceManager {
             if (reading?.identity) this.onIdentity(info, reading.identity);
             if (reading) this.onDriverOutput(info, reading, log, after);
             if (reading) this.clockDrift.set(device.id, typeof reading.metrics.clock_drift_ms === "number" ? reading.metrics.clock_drift_ms : null);
+            this.polled.add(device.id);
             this.observer?.update(device.id);
           } catch (err) {
             log.error({ err }, "could not record a poll result");

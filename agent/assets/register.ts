@@ -44,6 +44,8 @@ export interface DeviceAsset {
   clockDriftMs: number | null;
   /** Wall ms since when the agent has watched it (its start, or when the device was added). */
   watchedSince: number;
+  /** A poll of it has been recorded since then: until one is, what the last run knew (clock drift) is not all back. */
+  polled: boolean;
 }
 
 export interface AssetSource {
@@ -290,6 +292,9 @@ export class AssetRegister {
       p.inventory = inventoryKey;
     }
 
+    // Before its first poll the device's clock drift is not known again (after a restart): evaluating then would
+    // clear clock_drift and raise it again a poll later. Its compliance waits for that poll.
+    if (!a.polled) return;
     const result = this.policy === undefined ? null : this.evaluate(a, now);
     p.result = result;
     const failing = result === null ? null : result.failing.map((f) => f.rule);
