@@ -13,6 +13,7 @@ import { devices } from "./commands/devices.js";
 import { discover } from "./commands/discover.js";
 import { outbox } from "./commands/outbox.js";
 import { probe } from "./commands/probe.js";
+import { report, reportUsageError } from "./commands/report.js";
 import { status } from "./commands/status.js";
 import { testAlarm } from "./commands/test-alarm.js";
 import { watch } from "./commands/watch.js";
@@ -55,6 +56,9 @@ Usage:
   campus-agent bundle [--output FILE] [--json] [--socket PATH] [--db PATH]
                                        one archive for support: config without secrets, status, devices,
                                        outbox, logs, versions (agent running or not)
+  campus-agent report [--format text|json|csv|html] [--output FILE] [--json] [--socket PATH]
+                                       asset and compliance report for auditors: readiness, every device's
+                                       inventory, state and compliance, unknown and missing assets
   campus-agent COMMAND --help          more on one command
   campus-agent --version
 
@@ -225,6 +229,32 @@ Exit codes: 0 written, everything gathered; 1 written but something could not be
 agent not answering, the outbox or journal unreadable: listed), or not written; 2 usage error, or
 the config cannot be read or is invalid (an invalid config is still bundled, its problems in
 config-check.txt).`,
+  report: `Usage: campus-agent report [--format text|json|csv|html] [--output FILE] [--json] [--socket PATH] [--config FILE]
+
+The campus's asset register and compliance for auditors, from the running agent over its control
+socket (nothing is changed; the agent must be running: the state is its own). The campus readiness
+(safety-critical devices online, compliant and both, as shares; devices by category and state;
+the oldest heartbeat; open alarms; unknown, missing and pending assets; the uplink); every
+configured device with its inventory (location, owner, make, model, serial, firmware, lifecycle
+dates, asset tag), state and compliance against the lifecycle policy (docs/lifecycle.md), with
+the text of every failing rule; the unknown assets discovery found; the missing devices.
+
+  --format F      text (default: for a terminal, about 120 columns); json (the agent's answer,
+                  schema campus-edge/asset-report/v1); csv (RFC 4180, CRLF line ends, one row per
+                  configured device with every inventory and compliance column, one column per
+                  rule (rule_firmware_outdated…): fail, pass, unchecked, or empty when not
+                  evaluated; a cell starting with = + - @ gets a leading ' so spreadsheets do not
+                  run it); html (one self-contained page, no script and nothing external, to open
+                  or print)
+  --output FILE   write the report to FILE (whole or not at all: a temporary file renamed over it)
+                  and say what was written; "-" for stdout (the default)
+  --json          the same as --format json
+${SOCKET_HELP}
+
+Exit codes: 0 the report was produced, every safety-critical device is online and compliant, and
+no asset is missing or unknown; 1 the report was produced but something is not ready (a
+safety-critical device offline, not polled yet or not compliant; a missing or unknown asset),
+or the agent is not running or does not answer, or FILE cannot be written; 2 usage or config error.`,
 };
 
 /** Options each of the read-only commands accepts, besides --help, --config, --socket and --json. */
@@ -260,6 +290,7 @@ async function main(argv: string[]): Promise<number> {
       output: { type: "string" },
       standalone: { type: "boolean" },
       raw: { type: "boolean" },
+      format: { type: "string" },
     },
   });
   if (values.version) {
@@ -430,6 +461,17 @@ async function main(argv: string[]): Promise<number> {
         ...(values.db !== undefined ? { db: values.db } : {}),
       };
       return bundle({ configFile, json: values.json === true, drivers: DRIVERS, ...paths }, process.stdout, process.stderr);
+    }
+    case "report": {
+      const foreign = foreignOptions(values, ["socket", "format", "output"]);
+      if (foreign.length > 0) return usage(`report takes no ${foreign.map((o) => `--${o}`).join(", ")}; see campus-agent report --help`);
+      if (sub !== undefined) return usage(`report takes no argument, got ${JSON.stringify(sub)}; see campus-agent report --help`);
+      const options = { format: values.format, json: values.json === true, output: values.output };
+      const problem = reportUsageError(options);
+      if (problem !== undefined) return usage(problem);
+      const socket = socketOf(values.socket, configFile);
+      if (typeof socket === "number") return socket;
+      return report({ socket, ...options }, process.stdout, process.stderr);
     }
     default:
       return usage(`unknown command ${JSON.stringify(command)}`);
