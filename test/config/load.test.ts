@@ -260,3 +260,26 @@ describe("a valid config", () => {
     expect(parse(`${BASE}control: {enabled: false, socket: ${long}}\n`).config.control.enabled).toBe(false);
   });
 });
+
+describe("asset register settings", () => {
+  test("a device's lifecycle dates must be real dates, and its keys known; every problem is listed", () => {
+    const bad = device("d1", "lifecycle: {install_date: 2024-13-01, warranty_end: 2025-02-30, asset_tag: ''}");
+    const text = `${BASE}devices:\n${bad}${device("d2", "lifecycle: {warrantee_end: 2030-01-01}")}`;
+    expect(linesOf(text)).toEqual([
+      'devices[0].lifecycle.install_date: expected a real date (YYYY-MM-DD), got "2024-13-01"',
+      'devices[0].lifecycle.warranty_end: expected a real date (YYYY-MM-DD), got "2025-02-30"',
+      'devices[0].lifecycle.asset_tag: expected a non-empty string, got ""',
+      'devices[1].lifecycle.warrantee_end: unknown key (did you mean "warranty_end"?)',
+    ]);
+  });
+
+  test("the policy file is resolved against the config's folder, and discovery.cron takes a cron expression or off", () => {
+    const loaded = parse(`${BASE}policy: {file: policy.yaml}\ndiscovery: {cron: "off"}\n`);
+    expect(loaded.config.policy?.file).toBe(CONFIG_FILE.replace(/config\.yaml$/, "policy.yaml"));
+    expect(loaded.config.discovery.cron).toBe("off");
+    expect(parse(BASE).config.discovery.cron).toBe("0 45 */6 * * *");
+    expect(linesOf(`${BASE}discovery: {cron: "every 6 hours"}\n`)).toEqual([
+      'discovery.cron: expected a cron expression (5 or 6 fields), or "off", got "every 6 hours"',
+    ]);
+  });
+});
