@@ -213,6 +213,7 @@ export class Assets {
 
   stop(): void {
     this.stopped = true;
+    this.register.flushAlarmWrites();
     this.discoveryCron?.stop();
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
     if (this.readinessTimer !== null) clearTimeout(this.readinessTimer);

@@ -134,6 +134,11 @@ export class AssetRegister {
    * A device's alarms as they are stored: an alarm opens, a restore or
    * cancel closes the alarm it names (or, naming none, the device's open
    * alarms of the same type and zone). Test alarms never stay open.
+   *
+   * Called on the alarm's own path (a DC-09 ACK waits for it): the open
+   * alarms are written to the state file a turn later, in one transaction,
+   * not before the ACK. A crash in between loses only the readiness's note
+   * of an open alarm; the alarm itself is in the outbox already.
    */
   noteAlarms(info: DeviceInfo, alarms: readonly DeviceAlarm[]): void {
     let changed = false;
@@ -143,7 +148,7 @@ export class AssetRegister {
         const zone = a.zone ?? null;
         const open: OpenAlarmMemory = { alarmId: a.id, device: info.id, type: a.type, since: a.at, message: a.text, zone };
         this.alarms.set(a.id, open);
-        this.deps.state.setOpenAlarm(open);
+        this.persistSoon(() => this.deps.state.setOpenAlarm(open));
         changed = true;
         continue;
       }
@@ -151,11 +156,33 @@ export class AssetRegister {
       const ends = a.ends !== undefined ? [a.ends] : [...this.alarms.values()].filter(sameKind).map((o) => o.alarmId);
       for (const id of ends) {
         if (!this.alarms.delete(id)) continue;
-        this.deps.state.closeAlarm(id);
+        this.persistSoon(() => this.deps.state.closeAlarm(id));
         changed = true;
       }
     }
     if (changed) this.deps.onChange?.();
+  }
+
+  /** Writes of open alarms, made together on the next turn (persistSoon). */
+  private alarmWrites: (() => void)[] = [];
+
+  private persistSoon(write: () => void): void {
+    this.alarmWrites.push(write);
+    if (this.alarmWrites.length > 1) return;
+    setImmediate(() => this.flushAlarmWrites());
+  }
+
+  /** Store the open-alarm changes not yet stored (also when the agent stops). */
+  flushAlarmWrites(): void {
+    const writes = this.alarmWrites.splice(0);
+    if (writes.length === 0) return;
+    try {
+      this.deps.state.batch(() => {
+        for (const w of writes) w();
+      });
+    } catch (err) {
+      this.deps.log.warn({ err }, "open alarms not stored; the readiness after a restart may miss them");
+    }
   }
 
   /**

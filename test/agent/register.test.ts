@@ -178,6 +178,7 @@ describe("open alarms and the readiness", () => {
     const { register, reopen } = setup([rx]);
     register.noteAlarms(rx.info, [alarm("a-1", "alarm"), alarm("t-1", "alarm", { test: true }), alarm("a-2", "alarm", { zone: { id: "13" } })]);
     expect(register.openAlarms().map((a) => a.alarm_id)).toEqual(["a-1", "a-2"]);
+    register.flushAlarmWrites();
     expect(reopen().openAlarms().map((a) => a.alarm_id)).toEqual(["a-1", "a-2"]);
     register.noteAlarms(rx.info, [alarm("r-1", "restore", { ends: "a-1" })]);
     expect(register.openAlarms()).toMatchObject([{ alarm_id: "a-2", device: "panic-rx", type: "panic", zone: { id: "13" } }]);
