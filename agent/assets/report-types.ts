@@ -59,4 +59,6 @@ export interface AssetReport {
   /** In config order. */
   devices: ReportDevice[];
   unknown: ReportUnknown[];
+  /** The running agent adds who it is (version, pid, config file; never a secret) to its answer. */
+  agent?: Record<string, unknown>;
 }

@@ -14,7 +14,10 @@
 import { randomBytes } from "node:crypto";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { renderCsv, renderHtml, renderJson, renderText, reportProblems } from "../assets/report-format.js";
+import { renderCsv } from "../assets/report-csv.js";
+import { renderJson, reportProblems } from "../assets/report-format.js";
+import { renderHtml } from "../assets/report-html.js";
+import { renderText } from "../assets/report-text.js";
 import { type AssetReport, REPORT_SCHEMA } from "../assets/report-types.js";
 import { ask, plural, reportFailure } from "./format.js";
 

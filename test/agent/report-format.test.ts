@@ -1,13 +1,16 @@
 /**
- * `campus-agent report`'s renderers (agent/assets/report-format.ts) on a
- * hand-built AssetReport (test/helpers/asset-report.ts): what an auditor
+ * `campus-agent report`'s renderers (agent/assets/report-{text,csv,html,format}.ts)
+ * on a hand-built AssetReport (test/helpers/asset-report.ts): what an auditor
  * reads in the text, a CSV that an independent reader parses back (Python's
  * csv module when python3 is there, and a strict RFC 4180 reader here), and
  * an HTML page that escapes everything a device says and loads nothing.
  */
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { CSV_COLUMNS, csvField, pct, renderCsv, renderHtml, renderJson, renderText, reportProblems, visible } from "../../agent/assets/report-format.js";
+import { CSV_COLUMNS, csvField, renderCsv } from "../../agent/assets/report-csv.js";
+import { pct, renderJson, reportProblems, visible } from "../../agent/assets/report-format.js";
+import { renderHtml } from "../../agent/assets/report-html.js";
+import { renderText } from "../../agent/assets/report-text.js";
 import type { AssetReport } from "../../agent/assets/report-types.js";
 import { assetReport, HOSTILE_MODEL, readyReport } from "../helpers/asset-report.js";
 
