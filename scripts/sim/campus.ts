@@ -4,9 +4,11 @@
  *
  *   node dist/scripts/sim/campus.js [--ephemeral-ports] [--serial-dir DIR]
  *
- * Starts every device of DEMO_DEVICES: network devices, cameras, door
+ * Starts every device of DEMO_SIMULATED: network devices, cameras, door
  * controllers and panic receivers (DC-09 panels, which send to the agent's
- * receiver, and a contact receiver's Modbus I/O module). Prints exactly one
+ * receiver, and a contact receiver's Modbus I/O module), the configured ones
+ * and those config/demo.yaml leaves out on purpose (unknown assets); the
+ * missing ones (DEMO_MISSING) are only named on stderr. Prints exactly one
  * line on stdout, `READY {"devices":N}`, once every device listens or is
  * ready to send (N: those started; when some could not be, their ids
  * follow: `READY {"devices":N,"unavailable":[...]}`); logs go to stderr:
@@ -40,7 +42,8 @@ import {
   type CameraSpec,
   type ContactReceiverSpec,
   type Dc09PanelSpec,
-  DEMO_DEVICES,
+  DEMO_MISSING,
+  DEMO_SIMULATED,
   type DoorLink,
   type DoorSpec,
   type NetDeviceSpec,
@@ -368,7 +371,7 @@ async function main(): Promise<void> {
     strict: true,
     options: { "ephemeral-ports": { type: "boolean" }, "serial-dir": { type: "string" } },
   });
-  const specs = DEMO_DEVICES;
+  const specs = DEMO_SIMULATED;
   // Before READY: a parent that signals as soon as it reads READY must find
   // the handlers installed (until then SIGTERM's default action kills us).
   const stop = untilShutdown({ watchParent: true });
@@ -382,6 +385,7 @@ async function main(): Promise<void> {
     const spec = specs.find((s) => s.id === d.id) as SimulatedDeviceSpec;
     process.stderr.write(`campus-sim: ${d.id} (${spec.name}) on ${runningWhere(spec, d)}: ${describeBehaviour(spec)}\n`);
   }
+  for (const m of DEMO_MISSING) process.stderr.write(`campus-sim: not simulated: ${m.id} (${m.name}): ${m.scenario}\n`);
   // One line per cause (a serial line without socat), naming every device it keeps down.
   const unavailable = campus.devices.filter((d) => d.unavailable !== undefined);
   for (const why of new Set(unavailable.map((d) => d.unavailable))) {

@@ -5,6 +5,14 @@
  * of config/demo.yaml with a simulator here points at it (same id, same
  * driver kind, same options).
  *
+ * Two lists stand apart, for the asset register's reconciliation:
+ * DEMO_MISSING, configured devices with nothing behind them (the campus
+ * starts nothing; discovery and polls find nothing there), and
+ * DEMO_UNCONFIGURED, simulated devices deliberately left out of
+ * config/demo.yaml (discovery finds them: unknown assets). DEMO_DEVICES is
+ * what config/demo.yaml configures, in its order, missing ones included;
+ * DEMO_SIMULATED is what the campus starts.
+ *
  * Each device has its own loopback address, as on a real campus network
  * (Linux routes all of 127.0.0.0/8 to lo, nothing to configure). Third octet
  * by simulator family, so later families slot in without renumbering:
@@ -203,6 +211,25 @@ export interface ContactReceiverSpec extends SimulatedBase, Listening {
 /** Grows a member per simulator family. */
 export type SimulatedDeviceSpec = NetDeviceSpec | CameraSpec | DoorSpec | Dc09PanelSpec | ContactReceiverSpec;
 
+/**
+ * A configured device with nothing behind it: the campus starts no simulator
+ * for it and nothing else listens at its address, so its polls fail
+ * (connection refused) and discovery does not find it. The demo's missing
+ * asset.
+ */
+export interface AbsentDeviceSpec extends Listening {
+  id: string;
+  name: string;
+  simulator: "none";
+  /** Why nothing answers, in words (the campus logs it). */
+  scenario: string;
+  /** How config/demo.yaml checks this device. */
+  driver: CameraSpec["driver"];
+}
+
+/** A device of config/demo.yaml: simulated, or deliberately absent. */
+export type DemoDeviceSpec = SimulatedDeviceSpec | AbsentDeviceSpec;
+
 /** A device whose only check is "is it answering?". */
 function netDevice(
   spec: Omit<NetDeviceSpec, "simulator" | "address" | "driver"> & {
@@ -304,8 +331,13 @@ export const DEMO_CAMPUS: readonly NetDeviceSpec[] = [
 export const DEMO_CAMERA_USERNAME = "campus-agent";
 export const DEMO_CAMERA_PASSWORD = "demo-camera-pass";
 export const DEMO_CAMERA_PASSWORD_ENV = "CAMPUS_DEMO_CAMERA_PASSWORD";
-/** What the current firmware of the demo's LX-4410 cameras is; older is outdated. */
+/**
+ * What the current firmware of the demo's LX-4410 cameras is; older is
+ * outdated (config/demo-policy.yaml's minimum for the model).
+ */
 export const DEMO_CURRENT_FIRMWARE = "7.4.1";
+/** An LX-4410 firmware newer than the current one, but pulled by the vendor: config/demo-policy.yaml blocks it. */
+export const DEMO_BLOCKED_FIRMWARE = "7.5.0";
 
 /** A camera on 127.77.1.octet, ONVIF on 8080 (for 80), WS-Discovery on 3702. */
 function camera(
@@ -339,6 +371,7 @@ function camera(
 }
 
 const LX = { manufacturer: "Lumen Optics", model: "LX-4410", hardwareId: "LX4410-R2" } as const;
+// Out of its vendor's support (config/demo-policy.yaml).
 const BF = { manufacturer: "Brightfield Security", model: "BF-D220", hardwareId: "BFD220-01", firmwareVersion: "3.8.12" } as const;
 
 /** The cameras (ONVIF driver). */
@@ -385,15 +418,24 @@ export const DEMO_CAMERAS: readonly CameraSpec[] = [
     id: "cam-cafeteria",
     name: "Cafeteria camera",
     octet: 14,
-    scenario: "reports local time only (US Eastern, EST5EDT,M3.2.0,M11.1.0); clock right",
-    camera: { ...BF, serialNumber: "BF22019512", name: "Cafeteria", timeZone: "EST5EDT,M3.2.0,M11.1.0", timeReport: "local-only" },
+    // Recovered from a failed update in the vendor's recovery mode, which leaves the version field unset.
+    scenario: 'reports local time only (US Eastern, EST5EDT,M3.2.0,M11.1.0); clock right; firmware version "N/A"',
+    camera: {
+      ...BF,
+      firmwareVersion: "N/A",
+      serialNumber: "BF22019512",
+      name: "Cafeteria",
+      timeZone: "EST5EDT,M3.2.0,M11.1.0",
+      timeReport: "local-only",
+    },
   }),
   camera({
     id: "cam-bus-loop",
     name: "Bus loop camera",
     octet: 15,
-    scenario: "goes silent 20 s every minute (accepts, never answers)",
-    camera: { ...LX, firmwareVersion: DEMO_CURRENT_FIRMWARE, serialNumber: "LX4410A0301", name: "Bus loop" },
+    // Updated to a release the vendor has since pulled (it hangs under load): the policy blocks it.
+    scenario: `goes silent 20 s every minute (accepts, never answers); firmware ${DEMO_BLOCKED_FIRMWARE}, pulled by the vendor`,
+    camera: { ...LX, firmwareVersion: DEMO_BLOCKED_FIRMWARE, serialNumber: "LX4410A0301", name: "Bus loop" },
     fault: {
       cycle: [
         { fault: null, forMs: 40_000 },
@@ -401,6 +443,26 @@ export const DEMO_CAMERAS: readonly CameraSpec[] = [
       ],
     },
   }),
+];
+
+/**
+ * Configured devices with nothing behind them (the asset register's missing
+ * assets): in config/demo.yaml, after the cameras.
+ */
+export const DEMO_MISSING: readonly AbsentDeviceSpec[] = [
+  {
+    id: "cam-stadium",
+    name: "Stadium camera",
+    simulator: "none",
+    // In the cameras' block, so discovery probes it (and finds nothing).
+    address: "127.77.1.16",
+    port: 8080,
+    scenario: "taken down for the stadium renovation and never put back: nothing answers at 127.77.1.16 (the missing asset)",
+    driver: {
+      kind: "onvif",
+      options: { host: "127.77.1.16", port: 8080, username: DEMO_CAMERA_USERNAME, password_env: DEMO_CAMERA_PASSWORD_ENV },
+    },
+  },
 ];
 
 /**
@@ -764,10 +826,48 @@ export const DEMO_PANIC_RECEIVERS: readonly (Dc09PanelSpec | ContactReceiverSpec
   },
 ];
 
-/** Every simulated device of the demo campus. */
-export const DEMO_DEVICES: readonly SimulatedDeviceSpec[] = [...DEMO_CAMPUS, ...DEMO_CAMERAS, ...DEMO_DOORS, ...DEMO_PANIC_RECEIVERS];
+/**
+ * Devices on the campus that config/demo.yaml leaves out, on purpose: the
+ * asset register's unknown assets, found by discovery (config/demo.yaml's
+ * discovery section). Their `driver` is what a config entry would say.
+ */
+export const DEMO_UNCONFIGURED: readonly (CameraSpec | DoorSpec)[] = [
+  // Put up by the installer for the new science wing, on the district's camera account, and never entered in the config.
+  camera({
+    id: "cam-science-wing",
+    name: "Science wing hallway camera",
+    octet: 20,
+    scenario: "not in config/demo.yaml: installed, never registered (an unknown asset, found by WS-Discovery)",
+    camera: { ...LX, firmwareVersion: DEMO_CURRENT_FIRMWARE, serialNumber: "LX4410A0412", name: "Science wing" },
+  }),
+  // Still wired to the cafeteria's old RS-485 bus, behind the serial gateway, and never entered in the config.
+  gatewayDoor({
+    id: "door-b-kitchen-back",
+    name: "Kitchen back corridor door controller",
+    octet: 20,
+    unit: 3,
+    controller: { serial: 230053, firmware: [1, 8] },
+    scenario: "not in config/demo.yaml: still on the cafeteria's bus (an unknown asset, found by the unit-id scan); opened now and then",
+    timeline: {
+      loop_ms: 120_000,
+      steps: [
+        { at_ms: 30_000, action: "open" },
+        { at_ms: 36_000, action: "close" },
+      ],
+    },
+  }),
+];
 
-/** The simulated device behind a config device id, if there is one. */
-export function simulatorFor(id: string): SimulatedDeviceSpec | undefined {
+/** Every device of config/demo.yaml, in its order: the simulated ones and the missing one. */
+export const DEMO_DEVICES: readonly DemoDeviceSpec[] = [...DEMO_CAMPUS, ...DEMO_CAMERAS, ...DEMO_MISSING, ...DEMO_DOORS, ...DEMO_PANIC_RECEIVERS];
+
+/** Every device the campus simulator starts: the configured ones that exist, and the unconfigured ones. */
+export const DEMO_SIMULATED: readonly SimulatedDeviceSpec[] = [
+  ...DEMO_DEVICES.filter((d): d is SimulatedDeviceSpec => d.simulator !== "none"),
+  ...DEMO_UNCONFIGURED,
+];
+
+/** The demo device behind a config device id, if there is one (a missing device's spec says nothing runs). */
+export function simulatorFor(id: string): DemoDeviceSpec | undefined {
   return DEMO_DEVICES.find((d) => d.id === id);
 }

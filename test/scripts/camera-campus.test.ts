@@ -12,9 +12,12 @@ import {
   DEMO_CAMERA_PASSWORD,
   DEMO_CAMERA_PASSWORD_ENV,
   DEMO_CAMERA_USERNAME,
+  DEMO_BLOCKED_FIRMWARE,
   DEMO_CAMERAS,
   DEMO_CURRENT_FIRMWARE,
   DEMO_DEVICES,
+  DEMO_SIMULATED,
+  DEMO_UNCONFIGURED,
   simulatorFor,
 } from "../../scripts/sim/demo-campus.js";
 import { digestGet, op, request, SOAP_ENV, soapEnvelope, type Token } from "./camera-helpers.js";
@@ -29,12 +32,14 @@ async function soapAt(url: string, body: string, token?: Token): Promise<{ statu
 
 describe("demo campus cameras, as data", () => {
   it("puts each camera on its own 127.77.1.x address, ONVIF on 8080 and WS-Discovery on 3702, with ids unique across the campus", () => {
-    const ids = DEMO_DEVICES.map((d) => d.id);
+    // The configured devices (the missing one too), and those left out of the config on purpose.
+    const all = [...DEMO_DEVICES, ...DEMO_UNCONFIGURED];
+    const ids = all.map((d) => d.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(ID_PATTERN);
     // Door controllers share an address behind a gateway, or have none on a serial line: campus.test.ts checks them;
     // DC-09 panels listen nowhere (they send to the agent): panic-campus.test.ts.
-    const listening = DEMO_DEVICES.flatMap((d) => ("address" in d ? [d.address] : []));
+    const listening = all.flatMap((d) => ("address" in d ? [d.address] : []));
     expect(new Set(listening).size).toBe(listening.length);
     expect(DEMO_CAMERAS.length).toBe(6);
     for (const c of DEMO_CAMERAS) {
@@ -57,10 +62,12 @@ describe("demo campus cameras, as data", () => {
     }
   });
 
-  it("includes outdated firmware, a clock 90 s off, a password that differs from the config's, local time only, and a camera that goes silent", () => {
+  it("includes outdated, blocked and unreadable firmware, a clock 90 s off, a password that differs from the config's, local time only, and a camera that goes silent", () => {
     const by = (id: string) => DEMO_CAMERAS.find((c) => c.id === id)?.camera;
     expect(by("cam-main-entrance")?.firmwareVersion).toBe(DEMO_CURRENT_FIRMWARE);
     expect(by("cam-gym")?.firmwareVersion).not.toBe(DEMO_CURRENT_FIRMWARE);
+    expect(by("cam-bus-loop")?.firmwareVersion).toBe(DEMO_BLOCKED_FIRMWARE);
+    expect(by("cam-cafeteria")?.firmwareVersion).toBe("N/A");
     expect(by("cam-parking")?.clockOffsetMs).toBe(90_000);
     expect(by("cam-library")?.password).not.toBe(DEMO_CAMERA_PASSWORD);
     expect(by("cam-cafeteria")).toMatchObject({ timeReport: "local-only", timeZone: "EST5EDT,M3.2.0,M11.1.0" });
@@ -93,7 +100,8 @@ describe("demo campus cameras, started in process", () => {
     };
     expect(await firmware("cam-main-entrance")).toBe(DEMO_CURRENT_FIRMWARE);
     expect(await firmware("cam-gym")).toBe("5.2.0");
-    expect(await firmware("cam-bus-loop")).toBe(DEMO_CURRENT_FIRMWARE);
+    expect(await firmware("cam-bus-loop")).toBe(DEMO_BLOCKED_FIRMWARE);
+    expect(await firmware("cam-cafeteria")).toBe("N/A");
     const library = await soapAt(running("cam-library").service, op("GetDeviceInformation"), demo);
     expect([library.status, descend(library.body, "Fault", "Code", "Subcode", "Value")?.text]).toEqual([400, "ter:NotAuthorized"]);
 
@@ -213,10 +221,13 @@ describe("camera simulator command line", () => {
 
     it("starts the cameras with the rest of the campus, and says so in one READY line", async () => {
       const p = await startUntilReady(join(build.dir, "scripts/sim/campus.js"), ["--ephemeral-ports"]);
-      expect(p.ready).toBe(`READY {"devices":${DEMO_DEVICES.length}}`);
+      expect(p.ready).toBe(`READY {"devices":${DEMO_SIMULATED.length}}`);
       p.child.stdin.end();
       expect(await p.exited).toEqual({ code: 0, signal: null });
       expect(p.stderr()).toMatch(/cam-bus-loop \(Bus loop camera\) on 127\.77\.1\.15:\d+ \(WS-Discovery on udp \d+\): goes silent/);
+      // The camera left out of the config runs too; the missing one is only named.
+      expect(p.stderr()).toMatch(/cam-science-wing \(Science wing hallway camera\) on 127\.77\.1\.20:\d+ \(WS-Discovery on udp \d+\): not in config\/demo\.yaml/);
+      expect(p.stderr()).toContain("campus-sim: not simulated: cam-stadium (Stadium camera): taken down for the stadium renovation");
     });
   });
 });

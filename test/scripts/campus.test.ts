@@ -1,11 +1,14 @@
-import { existsSync, lstatSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { parse } from "yaml";
 import { systemClock } from "../../agent/clock.js";
 import { ID_PATTERN } from "../../config/schema.js";
+import { parseUnitList } from "../../drivers/modbus/discover.js";
 import { modbusDoorDriver, modbusOptionsSchema } from "../../drivers/modbus/index.js";
+import { expandTargets } from "../../drivers/onvif/discovery.js";
 import { type ReachabilityOptionsInput, reachabilityDriver, reachabilityOptionsSchema } from "../../drivers/reachability/index.js";
 import { type Campus, startCampus } from "../../scripts/sim/campus.js";
 import {
@@ -14,7 +17,10 @@ import {
   DEMO_DEVICES,
   DEMO_DOORS,
   DEMO_GATEWAY_PORT,
+  DEMO_MISSING,
   DEMO_MODBUS_PORT,
+  DEMO_SIMULATED,
+  DEMO_UNCONFIGURED,
   type DoorSpec,
   simulatorFor,
 } from "../../scripts/sim/demo-campus.js";
@@ -71,10 +77,15 @@ describe("demo campus doors, as data", () => {
     expect(new Set(tcp.map(endpointOf)).size).toBe(tcp.length);
     const shared = [...byEndpoint.entries()].filter(([, ds]) => ds.length === 2).map(([k]) => k.split(":")[0]);
     expect(shared.sort()).toEqual(["rtu", "rtu_over_tcp"]);
-    // Every address of the campus belongs to one simulated device, or to one endpoint of door controllers
-    // (DC-09 panels have none: they send to the agent's receiver, panic-campus.test.ts checks them).
-    const addresses = DEMO_DEVICES.flatMap((d) => ("address" in d ? [d.address] : []));
-    const doorAddresses = [...byEndpoint.values()].flatMap(([d]) => (d && d.link.transport !== "rtu" ? [d.link.address] : []));
+    // Every address of the campus belongs to one device (simulated, configured or not, or missing), or to one
+    // endpoint of door controllers (DC-09 panels have none: they send to the agent's receiver, panic-campus.test.ts
+    // checks them). The unconfigured door controller shares a configured endpoint, on a unit id of its own.
+    const allDoors = [...DEMO_DOORS, ...DEMO_UNCONFIGURED.filter((d): d is DoorSpec => d.simulator === "door")];
+    const allEndpoints = new Map<string, DoorSpec[]>();
+    for (const d of allDoors) allEndpoints.set(endpointOf(d), [...(allEndpoints.get(endpointOf(d)) ?? []), d]);
+    for (const d of allDoors) expect(allEndpoints.get(endpointOf(d))?.filter((o) => o.unit === d.unit), d.id).toHaveLength(1);
+    const addresses = [...DEMO_DEVICES, ...DEMO_UNCONFIGURED].flatMap((d) => ("address" in d ? [d.address] : []));
+    const doorAddresses = [...allEndpoints.values()].flatMap(([d]) => (d && d.link.transport !== "rtu" ? [d.link.address] : []));
     expect(new Set([...addresses, ...doorAddresses]).size).toBe(addresses.length + doorAddresses.length);
   });
 
@@ -119,6 +130,71 @@ describe("demo campus doors, as data", () => {
         { fault: { kind: "no-answer" }, forMs: 20_000 },
       ],
     });
+  });
+});
+
+describe("demo campus assets config/demo.yaml does not know, and the one it knows that is not there", () => {
+  interface RawDevice {
+    id: string;
+    kind: string;
+    options: { host?: string; port?: number; transport?: string; path?: string; unit_id?: number };
+  }
+  const raw = parse(readFileSync(join(import.meta.dirname, "..", "..", "config", "demo.yaml"), "utf8")) as {
+    devices: RawDevice[];
+    discovery: { onvif: { targets: string[] }; modbus: { units: string } };
+  };
+  /** A Modbus device's wire, as config/demo.yaml names it. */
+  const wireOf = (o: RawDevice["options"]) => (o.transport === "rtu" ? `rtu:${o.path ?? ""}` : `${o.transport ?? ""}://${o.host ?? ""}:${o.port ?? 0}`);
+  const cameraTargets = () => {
+    const t = expandTargets(raw.discovery.onvif.targets);
+    if (!t.ok) throw new Error(t.problem);
+    return t.addresses;
+  };
+
+  it("leaves every unconfigured device out of config/demo.yaml, by id and by where it is, and the campus starts it", () => {
+    expect(DEMO_UNCONFIGURED.length).toBeGreaterThan(0);
+    for (const u of DEMO_UNCONFIGURED) {
+      expect(raw.devices.map((d) => d.id), u.id).not.toContain(u.id);
+      expect(simulatorFor(u.id), u.id).toBeUndefined();
+      expect(DEMO_SIMULATED, u.id).toContain(u);
+      if (u.simulator === "camera") expect(raw.devices.filter((d) => d.options.host === u.address), u.id).toEqual([]);
+      else {
+        const wire = wireOf(u.driver.options);
+        expect(raw.devices.filter((d) => wireOf(d.options) === wire && d.options.unit_id === u.unit), u.id).toEqual([]);
+      }
+    }
+  });
+
+  it("has an unknown camera in the cameras' discovery targets", () => {
+    const cams = DEMO_UNCONFIGURED.filter((u) => u.simulator === "camera");
+    expect(cams.length).toBeGreaterThan(0);
+    for (const c of cams) expect(cameraTargets(), c.id).toContain(c.address);
+  });
+
+  it("has an unknown Modbus unit on an endpoint config/demo.yaml names, at a unit id its discovery scans and no configured device uses", () => {
+    const doors = DEMO_UNCONFIGURED.filter((u): u is DoorSpec => u.simulator === "door");
+    expect(doors.length).toBeGreaterThan(0);
+    const units = parseUnitList(raw.discovery.modbus.units);
+    if (!units.ok) throw new Error(units.problem);
+    for (const d of doors) {
+      const wire = wireOf(d.driver.options);
+      const configured = raw.devices.filter((c) => c.options.unit_id !== undefined && wireOf(c.options) === wire);
+      expect(configured.length, d.id).toBeGreaterThan(0);
+      expect(configured.map((c) => c.options.unit_id), d.id).not.toContain(d.unit);
+      expect(units.units, d.id).toContain(d.unit);
+    }
+  });
+
+  it("configures a missing device: no simulator, nothing else at its address, which discovery probes", () => {
+    expect(DEMO_MISSING.length).toBeGreaterThan(0);
+    for (const m of DEMO_MISSING) {
+      const configured = raw.devices.find((d) => d.id === m.id);
+      expect({ kind: configured?.kind, options: configured?.options }, m.id).toEqual(m.driver);
+      expect(simulatorFor(m.id), m.id).toBe(m);
+      expect(DEMO_SIMULATED.map((s) => s.id), m.id).not.toContain(m.id);
+      expect(DEMO_SIMULATED.filter((s) => "address" in s && s.address === m.address), m.id).toEqual([]);
+      expect(cameraTargets(), m.id).toContain(m.address);
+    }
   });
 });
 
@@ -238,10 +314,10 @@ describe("demo campus simulator, as the demo's child process", () => {
 
   it("prints exactly one READY line with the device count and exits 0 when its stdin closes", async () => {
     const p = await startUntilReady(campusJs(), ["--ephemeral-ports"]);
-    expect(p.ready).toBe(`READY {"devices":${DEMO_DEVICES.length}}`);
+    expect(p.ready).toBe(`READY {"devices":${DEMO_SIMULATED.length}}`);
     p.child.stdin.end();
     expect(await p.exited).toEqual({ code: 0, signal: null });
-    expect(p.stdout()).toBe(`READY {"devices":${DEMO_DEVICES.length}}\n`);
+    expect(p.stdout()).toBe(`READY {"devices":${DEMO_SIMULATED.length}}\n`);
     expect(p.stderr()).toMatch(/stopping \(stdin closed\)/);
   });
 
@@ -273,7 +349,7 @@ describe("demo campus simulator, as the demo's child process", () => {
     const serial = DEMO_DOORS.filter((d) => d.link.transport === "rtu").map((d) => d.id);
     // No PATH: socat cannot be found (node itself is started by its absolute path).
     const p = await startUntilReady(campusJs(), ["--ephemeral-ports"], { PATH: "" });
-    expect(JSON.parse(p.ready.slice("READY ".length))).toEqual({ devices: DEMO_DEVICES.length - serial.length, unavailable: serial });
+    expect(JSON.parse(p.ready.slice("READY ".length))).toEqual({ devices: DEMO_SIMULATED.length - serial.length, unavailable: serial });
     const lines = p.stderr().split("\n").filter((l) => l.includes("socat"));
     expect(lines).toEqual([
       `campus-sim: not started: ${serial.join(", ")}: RS-485 line rs485-a needs socat, which is not installed (apt-get install socat); the agent shows its doors offline (serial port missing)`,
