@@ -22,7 +22,7 @@ import type { BundleSummary } from "../../agent/commands/bundle.js";
 import type { DevicesView, StatusView } from "../../agent/control/views.js";
 import type { DiscoveryReport } from "../../agent/discovery.js";
 import { VERSION } from "../../agent/version.js";
-import { DEMO_CAMERA_PASSWORD, DEMO_CAMERAS, DEMO_DEVICES, DEMO_DOORS } from "../../scripts/sim/demo-campus.js";
+import { DEMO_CAMERA_PASSWORD, DEMO_CAMERAS, DEMO_DEVICES, DEMO_DOORS, DEMO_MISSING } from "../../scripts/sim/demo-campus.js";
 import { type Recorder, record } from "../helpers/mqtt.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
@@ -89,8 +89,8 @@ describe("campus-agent status and devices on the demo campus", () => {
     expect(r.stdout).toMatch(/\n {2}state +connected for \d/);
     expect(r.stdout).toMatch(/\n {2}last publish +(\d+\.\d|\d+)s ago \(\d\d:\d\d:\d\d\); \d+ acked since the start/);
     expect(r.stdout).toMatch(/\nOutbox {2}\d+ messages? waiting, /);
-    expect(r.stdout).toMatch(/\nDevices {2}26: \d+ online, \d+ degraded, \d+ offline, 0 unknown\n/);
-    for (const [kind, n] of [["modbus-door", 9], ["onvif", 6], ["panic-contacts", 1], ["panic-dc09", 2], ["reachability", 8]] as const) {
+    expect(r.stdout).toMatch(new RegExp(`\\nDevices {2}${DEMO_DEVICES.length}: \\d+ online, \\d+ degraded, \\d+ offline, 0 unknown\\n`));
+    for (const [kind, n] of [["modbus-door", 9], ["onvif", 7], ["panic-contacts", 1], ["panic-dc09", 2], ["reachability", 8]] as const) {
       expect(r.stdout).toMatch(new RegExp(`\\n {2}${kind} +${n} +\\d+ +\\d+ +\\d+ +0\\n`));
     }
     for (const id of serialDoors) expect(r.stdout).toMatch(new RegExp(`\\n {4}offline +${id} +modbus-door +unreachable: rtu:.*: serial port not found`));
@@ -113,11 +113,11 @@ describe("campus-agent status and devices on the demo campus", () => {
       gateway: "gw-demo",
       broker: { url: `mqtt://127.0.0.1:${demo.port}`, embedded: true, connected: true, last_error: null },
       outbox: { dropped: { alarm: 0, event: 0, telemetry: 0 } },
-      devices: { total: 26, unknown: 0 },
+      devices: { total: DEMO_DEVICES.length, unknown: 0 },
     });
     expect(Object.fromEntries(Object.entries(v.devices.by_kind).map(([k, c]) => [k, c.total]))).toEqual({
       reachability: 8,
-      onvif: 6,
+      onvif: 7,
       "modbus-door": 9,
       "panic-dc09": 2,
       "panic-contacts": 1,
@@ -131,12 +131,12 @@ describe("campus-agent status and devices on the demo campus", () => {
     expect(r.stdout).not.toContain(DEMO_CAMERA_PASSWORD);
   });
 
-  it("devices lists all 26 devices of the demo with location, state, reason, last seen, response time and firmware, and exits 1", async () => {
+  it("devices lists all the devices of the demo with location, state, reason, last seen, response time and firmware, and exits 1", async () => {
     const r = await runCli(["devices", "--socket", demo.socket]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(1);
     const lines = r.stdout.split("\n");
-    expect(lines[0]).toBe("Devices of campus demo-hs, gateway gw-demo: 26 devices");
+    expect(lines[0]).toBe(`Devices of campus demo-hs, gateway gw-demo: ${DEMO_DEVICES.length} devices`);
     expect(lines[1]).toMatch(/^ID +KIND +LOCATION +STATUS +REASON +LAST SEEN +RESPONSE +FIRMWARE$/);
     // One row per device, in the config's order (DEMO_DEVICES's too); a device not online and well has its reason's text under it.
     const rows = lines.filter((l) => /^[a-z]/.test(l) && !l.startsWith("ID "));
@@ -147,14 +147,14 @@ describe("campus-agent status and devices on the demo campus", () => {
       expect(lines[i]).toMatch(new RegExp(`^${id} +modbus-door +A / [\\w ]+ +offline +unreachable +never +- +-$`));
       expect(lines[i + 1]).toMatch(/^ {4}unreachable: rtu:.*: serial port not found .*\(\d+ consecutive failures\)$/);
     }
-    expect(r.stdout).toMatch(/\n26 devices: \d+ online, \d+ degraded, \d+ offline, 0 unknown\.\nPROBLEM: .*door-a-north-exit offline/);
+    expect(r.stdout).toMatch(new RegExp(`\\n${DEMO_DEVICES.length} devices: \\d+ online, \\d+ degraded, \\d+ offline, 0 unknown\\.\\nPROBLEM: .*door-a-north-exit offline`));
   });
 
   it("devices --status offline --json lists only offline devices, the doors on the RS-485 line among them, never seen", async () => {
     const r = await runCli(["devices", "--status", "offline", "--json", "--socket", demo.socket]);
     expect(r.code).toBe(1);
     const v = JSON.parse(r.stdout) as DevicesView & { ok: boolean };
-    expect(v).toMatchObject({ ok: false, campus: "demo-hs", gateway: "gw-demo", total: 26, filter: { status: "offline" }, buildings: ["A", "B", "C", "Grounds"] });
+    expect(v).toMatchObject({ ok: false, campus: "demo-hs", gateway: "gw-demo", total: DEMO_DEVICES.length, filter: { status: "offline" }, buildings: ["A", "B", "C", "Grounds"] });
     expect(v.devices.every((d) => d.status === "offline")).toBe(true);
     for (const id of serialDoors) {
       expect(v.devices.find((d) => d.id === id)).toMatchObject({
@@ -168,13 +168,13 @@ describe("campus-agent status and devices on the demo campus", () => {
     }
   });
 
-  it("devices --kind onvif lists the six cameras with their firmware, the one with a fast clock and the one whose password was changed degraded", async () => {
+  it("devices --kind onvif lists the cameras with their firmware (and the missing one offline), the one with a fast clock and the one whose password was changed degraded", async () => {
     const r = await runCli(["devices", "--kind", "onvif", "--socket", demo.socket]);
     expect(r.code).toBe(1);
     const lines = r.stdout.split("\n");
-    expect(lines[0]).toBe("Devices of campus demo-hs, gateway gw-demo: 6 of 26 (kind onvif)");
+    expect(lines[0]).toBe(`Devices of campus demo-hs, gateway gw-demo: 7 of ${DEMO_DEVICES.length} (kind onvif)`);
     const rows = lines.filter((l) => l.startsWith("cam-"));
-    expect(rows.map((l) => l.split(" ")[0])).toEqual(cameraIds);
+    expect(rows.map((l) => l.split(" ")[0])).toEqual([...cameraIds, ...DEMO_MISSING.map((m) => m.id)]);
     expect(rows.every((l) => / onvif /.test(l))).toBe(true);
     expect(rows[0]).toMatch(/^cam-main-entrance +onvif +A \/ Main entrance +.* 7\.4\.1$/);
     expect(rows[2]).toMatch(/^cam-parking +onvif +Grounds \/ Parking lot +degraded +clock_skew +.* 3\.8\.12$/);
@@ -212,28 +212,29 @@ describe("campus-agent status and devices on the demo campus", () => {
     expect(cam.stdout).not.toContain(DEMO_CAMERA_PASSWORD);
   });
 
-  it("discover finds the six cameras by WS-Discovery with what they say of themselves and the Modbus units behind each endpoint, against the config", async () => {
+  it("discover finds the cameras by WS-Discovery with what they say of themselves and the Modbus units behind each endpoint, against the config", async () => {
     const r = await runCli(["discover", "--json", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     const report = JSON.parse(r.stdout) as DiscoveryReport & { ok: boolean; via: string };
     expect(report.via).toBe("agent");
     const onvif = report.scans.find((s) => s.kind === "onvif");
     expect(onvif).toMatchObject({ ok: true, target: "WS-Discovery: unicast to 21 addresses on udp 3702" });
     const cams = report.found.filter((f) => f.kind === "onvif");
-    expect(cams.map((f) => f.configured[0])).toEqual(cameraIds);
+    // The configured cameras, in address order, and the science wing's, which the config leaves out.
+    expect(cams.map((f) => f.configured[0] ?? "(unknown)")).toEqual([...cameraIds, "(unknown)"]);
     expect(cams[0]?.identity).toMatchObject({ manufacturer: "Lumen Optics", model: "LX-4410", firmware: "7.4.1" });
     // The TCP doors and the gym's I/O module answer their unit ids; the RS-485 line has no port without socat.
     const tcpDoors = DEMO_DOORS.filter((d) => d.link.transport !== "rtu").map((d) => d.id);
     for (const id of [...tcpDoors, "panic-rx-c-gym"]) expect(report.found.some((f) => f.configured.includes(id))).toBe(true);
-    expect(report.not_found.map((n) => n.id)).toEqual(serialDoors);
-    expect(report.not_found[0]?.status?.state).toBe("offline");
+    expect(report.not_found.map((n) => n.id)).toEqual([...DEMO_MISSING.map((m) => m.id), ...serialDoors]);
+    expect(report.not_found.find((n) => n.id === serialDoors[0])?.status?.state).toBe("offline");
     expect(report.scans.filter((s) => !s.ok).map((s) => s.target)).toEqual([expect.stringMatching(/^rtu:.*rs485-a units 1-8$/)]);
     expect(r.code).toBe(1);
     const text = await runCli(["discover", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     expect(text.stdout).toMatch(/\n {2}cam-main-entrance +onvif +127\.77\.1\.10 +Lumen Optics LX-4410 serial \S+ firmware 7\.4\.1\n/);
-    expect(text.stdout).toMatch(/\nConfigured, not found \(2\)\n/);
+    expect(text.stdout).toMatch(/\nConfigured, not found \(3\)\n/);
   });
 
-  it("bundle writes the demo's support archive: its status and its 26 devices from the running agent, the outbox, and not the cameras' password", async () => {
+  it("bundle writes the demo's support archive: its status and all its devices from the running agent, the outbox, and not the cameras' password", async () => {
     const out = mkdtempSync(join(tmpdir(), "demo-bundle-"));
     try {
       const r = await runCli(["bundle", "--json", "--output", out, "--socket", demo.socket, "--db", join(demo.dir, "demo-outbox.db"), "--config", DEMO_CONFIG], {
