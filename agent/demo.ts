@@ -77,10 +77,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     const host = url.hostname;
     const port = url.port;
     process.stderr.write(
-      `\nDemo campus "${loaded.config.campus.id}" is running: ${loaded.config.devices.length} simulated devices, embedded broker on ${host}:${port}.\n` +
+      `\nDemo campus "${loaded.config.campus.id}" is running: ${loaded.config.devices.length} configured devices, embedded broker on ${host}:${port}.\n` +
       "Watch what it publishes, in another terminal:\n" +
       `  mosquitto_sub -h ${host} -p ${port} -t 'campus/#' -v      (Debian: apt-get install mosquitto-clients)\n` +
       `  npx mqtt sub -h ${host} -p ${port} -t 'campus/#' -v       (no install needed)\n` +
+      `The asset register and compliance, for auditors: campus-agent report --socket ${loaded.config.control.socket ?? ""}\n` +
       "Stop with Ctrl-C.\n\n",
     );
   };
