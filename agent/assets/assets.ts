@@ -59,6 +59,7 @@ export class Assets {
       clock: deps.clock,
       log: deps.log,
       onChange: () => this.readinessSoon(),
+      batch: (fn) => this.inBatch(fn),
     });
   }
 
@@ -213,7 +214,7 @@ export class Assets {
 
   stop(): void {
     this.stopped = true;
-    this.register.flushAlarmWrites();
+    this.register.close();
     this.discoveryCron?.stop();
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
     if (this.readinessTimer !== null) clearTimeout(this.readinessTimer);

@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { AssetRegister, type DeviceAsset, UNKNOWN_FORGET_AFTER_MISSES, unknownKey } from "../../agent/assets/register.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AssetRegister, type DeviceAsset, REFRESH_CHUNK, UNKNOWN_FORGET_AFTER_MISSES, unknownKey } from "../../agent/assets/register.js";
 import type { Clock } from "../../agent/clock.js";
 import type { DiscoveryReport, FoundDevice } from "../../agent/discovery.js";
 import { parsePolicy } from "../../agent/lifecycle/policy.js";
@@ -157,6 +157,17 @@ describe("reconciliation", () => {
       ["cam-new", "pending"],
     ]);
     expect(register.reconcile(run([], ["cam-silent"])).missing).toEqual(["cam-never", "cam-silent"]);
+  });
+});
+
+describe("refreshing every device", () => {
+  it("publishes REFRESH_CHUNK devices per event-loop turn, so a large campus never holds the loop for all of them at once", async () => {
+    const many = Array.from({ length: REFRESH_CHUNK * 2 + 5 }, (_, i) => device(`cam-${i}`, "safety-critical", {}));
+    const { register, messages } = setup(many);
+    const inventories = () => messages().filter((m) => m.topic.endsWith("/inventory")).length;
+    register.cycle();
+    expect(inventories()).toBe(REFRESH_CHUNK);
+    await vi.waitFor(() => expect(inventories()).toBe(many.length), { timeout: 5000, interval: 5 });
   });
 });
 
