@@ -211,9 +211,11 @@ config error.`,
 Write one archive (.tar.gz, mode 0600) for support, without disturbing the agent (its control
 socket, and the outbox file read-only): README.txt (what each file is, when and where it was
 made, what could not be gathered), config.yaml (the config file with every secret replaced by
-[REDACTED]), config-check.txt, status.json and devices.json (as --json prints them), outbox.json,
-logs/ (the agent's last warnings and errors; journalctl -u campus-agent -n 2000 where there is a
-journal), versions.json (agent, Node.js, OS, kernel, SQLite, dependencies; the config's hash).
+[REDACTED]), config-check.txt (the config and its lifecycle policy checked), policy.yaml (the
+lifecycle policy the config names), status.json, devices.json and report.json (as --json prints
+them), outbox.json, logs/ (the agent's last warnings and errors; journalctl -u campus-agent -n 2000
+where there is a journal), versions.json (agent, Node.js, OS, kernel, SQLite, dependencies; the
+config's and the policy's hashes).
 Secrets: values under a key that names one (password, key, token…) and URL passwords are replaced
 in config.yaml, keeping *_env and *_file (they name where the secret is); then every secret the
 config holds or names (read from its variables and files) is removed from every file.
@@ -227,7 +229,7 @@ config holds or names (read from its variables and files) is removed from every 
 
 Exit codes: 0 written, everything gathered; 1 written but something could not be gathered (the
 agent not answering, the outbox or journal unreadable: listed), or not written; 2 usage error, or
-the config cannot be read or is invalid (an invalid config is still bundled, its problems in
+the config or its lifecycle policy cannot be read or is invalid (still bundled, the problems in
 config-check.txt).`,
   report: `Usage: campus-agent report [--format text|json|csv|html] [--output FILE] [--json] [--socket PATH] [--config FILE]
 

@@ -2,11 +2,11 @@
  * `campus-agent bundle`: one archive for support, made without disturbing
  * the agent (its control socket, and the outbox file read-only; never a
  * network port): the config with its secrets removed and its check, the
- * agent's status and devices, the outbox, the recent warnings and the
- * service's journal, the versions of everything. It is written whether the
- * agent runs or not, and even when the config is invalid (when support is
- * most wanted); what could not be gathered is said in README.txt and in the
- * summary.
+ * lifecycle policy it names and its check, the agent's status, devices and
+ * asset report, the outbox, the recent warnings and the service's journal,
+ * the versions of everything. It is written whether the agent runs or not,
+ * and even when the config is invalid (when support is most wanted); what
+ * could not be gathered is said in README.txt and in the summary.
  *
  * Secrets (agent/commands/redact.ts): the config's text is redacted by key
  * and in URLs; then every secret the config holds or names is searched for
@@ -14,8 +14,9 @@
  *
  * Exit codes: 0 written with everything; 1 written but something could not
  * be gathered (listed), or not written; 2 the config cannot be read or is
- * invalid (the bundle is still written when the file could be read), or a
- * usage error (in cli.ts).
+ * invalid, or the lifecycle policy it names is (the agent would refuse
+ * both alike; the bundle is still written when the config could be read),
+ * or a usage error (in cli.ts).
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -27,7 +28,10 @@ import BetterSqlite3 from "better-sqlite3";
 import { create as tar } from "tar";
 import { ConfigError, formatProblems, type LoadedConfig, parseConfig } from "../../config/load.js";
 import type { DriverFactory } from "../../drivers/contract.js";
+import { renderJson } from "../assets/report-format.js";
+import type { AssetReport } from "../assets/report-types.js";
 import type { DevicesView, StatusView } from "../control/views.js";
+import { loadPolicy, PolicyError } from "../lifecycle/policy.js";
 import { InspectError, OutboxInspector } from "../outbox/inspect.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import { devicesExitCode } from "./devices.js";
@@ -44,13 +48,15 @@ export const JOURNAL_LINES = 2000;
 export const BUNDLE_FILES = {
   "README.txt": "what is in the bundle, when and where it was made, what is missing",
   "config.yaml": `the config file, every secret replaced by ${REDACTED}`,
-  "config-check.txt": "the config checked: OK, or every problem with its line",
+  "config-check.txt": "the config and its lifecycle policy checked: OK, or every problem with its line",
+  "policy.yaml": "the lifecycle policy file the config names, as it is",
   "status.json": "the agent at a glance (campus-agent status --json)",
   "devices.json": "every device, its state and reason (campus-agent devices --json)",
+  "report.json": "the asset register: readiness, inventory, compliance, unknown assets (campus-agent report --format json)",
   "outbox.json": "what is waiting to be sent (campus-agent outbox --json)",
   "logs/recent-warnings.jsonl": "the agent's last warnings and errors, one JSON object a line",
   "logs/journal.txt": `journalctl -u ${JOURNAL_UNIT} -n ${JOURNAL_LINES} -o short-iso`,
-  "versions.json": "agent, Node.js, OS, kernel, SQLite, dependencies; the config's SHA-256",
+  "versions.json": "agent, Node.js, OS, kernel, SQLite, dependencies; the config's and the policy's SHA-256",
 } as const;
 export type BundleFile = keyof typeof BUNDLE_FILES;
 
@@ -86,6 +92,8 @@ export interface BundleSummary {
   folder: string;
   created_at: string;
   config: { path: string; valid: boolean; problems: number };
+  /** The lifecycle policy the config names, checked (an invalid one: exit code 2, like the config); null when it names none, or the config is invalid (which one it names is then not known). */
+  policy: { path: string; valid: boolean; problems: number } | null;
   files: { name: BundleFile; bytes: number; what: string }[];
   secrets: {
     configured: ConfigSecrets["sources"];
@@ -125,6 +133,21 @@ export async function bundle(args: BundleArgs, out: NodeJS.WritableStream, err: 
     configProblems = e.problems.length;
     check = `${formatProblems(e)}\n`;
   }
+  // The policy the agent would load with this config (agent/run.ts withPolicy): checked the same way.
+  const policyFile = loaded?.config.policy?.file;
+  let policyProblems = 0;
+  if (policyFile !== undefined) {
+    try {
+      const p = loadPolicy(policyFile).policy;
+      check += `lifecycle policy ${policyFile}: OK (${plural(p.firmware.length, "firmware rule")}, ${plural(p.end_of_support.length, "end-of-support date")})\n`;
+    } catch (e) {
+      if (!(e instanceof PolicyError)) throw e;
+      policyProblems = e.problems.length;
+      check += `${formatProblems(e)}\n`;
+    }
+  }
+  // An invalid policy stops the agent like an invalid config: both make the bundle's exit code 2.
+  const invalid = configProblems > 0 || policyProblems > 0;
   const secrets = redactConfig(text, { dir: dirname(configFile), env });
   const { needles: list, tooShort } = needles(secrets.values);
 
@@ -136,6 +159,7 @@ export async function bundle(args: BundleArgs, out: NodeJS.WritableStream, err: 
   const g = new Gathered();
   g.put("config.yaml", secrets.text);
   g.put("config-check.txt", check);
+  const policyRaw = fromPolicy(g, loaded, policyFile);
   const socket = args.socket ?? (loaded?.config.control.enabled ? loaded.config.control.socket : undefined);
   const db = args.db ?? loaded?.config.outbox.path;
   const noSocket = loaded === undefined ? "the config is invalid, so its control socket is not known" : "the config has no control socket (control.enabled is false, or the outbox is in memory)";
@@ -150,7 +174,7 @@ export async function bundle(args: BundleArgs, out: NodeJS.WritableStream, err: 
   if (journal.text !== undefined) g.put("logs/journal.txt", journal.text);
   if (journal.note !== undefined) g.notes.push(`logs/journal.txt: ${journal.note}`);
   if (journal.problem !== undefined) g.missing([], `logs/journal.txt: ${journal.problem}`);
-  g.put("versions.json", `${JSON.stringify(versions(configFile, raw), null, 2)}\n`);
+  g.put("versions.json", `${JSON.stringify(versions(configFile, raw, policyFile, policyRaw), null, 2)}\n`);
   if (tooShort > 0) g.notes.push(`${plural(tooShort, "secret")} shorter than 4 characters ${tooShort === 1 ? "was" : "were"} removed from config.yaml by key only: too short to search for in other text`);
 
   // The last step before archiving: every secret out of every file.
@@ -164,12 +188,13 @@ export async function bundle(args: BundleArgs, out: NodeJS.WritableStream, err: 
   const safeProblems = g.problems.map((p) => scrubText(p, list));
   const safeNotes = g.notes.map((n) => scrubText(n, list));
   const summary: BundleSummary = {
-    ok: safeProblems.length === 0 && configProblems === 0,
+    ok: safeProblems.length === 0 && !invalid,
     path,
     bytes: 0,
     folder,
     created_at: new Date(now).toISOString(),
     config: { path: configFile, valid: loaded !== undefined, problems: configProblems },
+    policy: policyFile === undefined ? null : { path: policyFile, valid: policyProblems === 0, problems: policyProblems },
     files: [],
     secrets: { configured: secrets.sources, replaced_in_config: secrets.replaced, scrubbed, too_short: tooShort },
     problems: safeProblems,
@@ -187,9 +212,9 @@ export async function bundle(args: BundleArgs, out: NodeJS.WritableStream, err: 
     const message = `cannot write ${path}: ${scrubText(e instanceof Error ? e.message : String(e), list)} (give --output FILE in a folder you can write to)`;
     return reportFailure("bundle", { code: "write", message }, 1, { json: args.json, out, err });
   }
-  if (configProblems > 0) err.write(`${check}`);
+  if (invalid) err.write(`${check}`);
   out.write(args.json ? `${JSON.stringify(summary)}\n` : renderSummary(summary));
-  return configProblems > 0 ? 2 : safeProblems.length > 0 ? 1 : 0;
+  return invalid ? 2 : safeProblems.length > 0 ? 1 : 0;
 }
 
 /** The files gathered so far, and what could not be. */
@@ -208,24 +233,54 @@ class Gathered {
   }
 }
 
-/** What the running agent answers on its control socket. */
-const AGENT_FILES = ["status.json", "logs/recent-warnings.jsonl", "devices.json"] as const;
+/** The lifecycle policy file as it is (scrubbed at the end like every file); its content, for its hash, when it could be read. */
+function fromPolicy(g: Gathered, loaded: LoadedConfig | undefined, file: string | undefined): Buffer | undefined {
+  if (loaded === undefined) {
+    g.missing(["policy.yaml"], "the config is invalid, so which lifecycle policy it names is not known");
+    return undefined;
+  }
+  if (file === undefined) {
+    g.notes.push("policy.yaml: the config names no lifecycle policy (policy.file): the agent checks no device's compliance");
+    return undefined;
+  }
+  try {
+    const data = readFileSync(file);
+    g.put("policy.yaml", data);
+    return data;
+  } catch (e) {
+    g.missing(["policy.yaml"], `cannot read ${file}: ${(e as { code?: string }).code ?? String(e)}`);
+    return undefined;
+  }
+}
 
-/** status and devices from the agent, as `campus-agent status --json` and `devices --json` print them; with them the recent warnings. */
+/** What the running agent answers on its control socket. */
+const AGENT_FILES = ["status.json", "logs/recent-warnings.jsonl", "devices.json", "report.json"] as const;
+
+/**
+ * status, devices and the asset report from the agent, as `campus-agent
+ * status --json`, `devices --json` and `report --format json` print them;
+ * with them the recent warnings.
+ */
 async function fromAgent(g: Gathered, socket: string, timeoutMs: number): Promise<void> {
-  const [st, dv] = await Promise.all([ask<StatusView>(socket, "status", {}, timeoutMs), ask<DevicesView>(socket, "devices", {}, timeoutMs)]);
+  const [st, dv, rp] = await Promise.all([
+    ask<StatusView>(socket, "status", {}, timeoutMs),
+    ask<DevicesView>(socket, "devices", {}, timeoutMs),
+    ask<AssetReport>(socket, "report", {}, timeoutMs),
+  ]);
+  const failed: [readonly BundleFile[], string][] = [];
   if (st.ok) {
     const problems = statusProblems(st.result);
     g.put("status.json", `${JSON.stringify({ ok: problems.length === 0, problems, ...st.result }, null, 2)}\n`);
     g.put("logs/recent-warnings.jsonl", st.result.recent_errors.entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
-  }
+  } else failed.push([["status.json", "logs/recent-warnings.jsonl"], st.error.message]);
   if (dv.ok) g.put("devices.json", `${JSON.stringify({ ok: devicesExitCode(dv.result) === 0, ...dv.result }, null, 2)}\n`);
-  // An agent that is not running fails both the same way: said once.
-  if (!st.ok && !dv.ok && st.error.message === dv.error.message) g.missing(AGENT_FILES, st.error.message);
-  else {
-    if (!st.ok) g.missing(["status.json", "logs/recent-warnings.jsonl"], st.error.message);
-    if (!dv.ok) g.missing(["devices.json"], dv.error.message);
-  }
+  else failed.push([["devices.json"], dv.error.message]);
+  if (rp.ok) g.put("report.json", renderJson(rp.result));
+  else if (rp.error.code === "unknown_method") failed.push([["report.json"], `the running agent cannot make a report (${rp.error.message}); restart it on this version`]);
+  else failed.push([["report.json"], rp.error.message]);
+  // An agent that is not running fails every request the same way: said once.
+  if (failed.length === 3 && failed.every(([, m]) => m === failed[0]?.[1])) g.missing(AGENT_FILES, failed[0]?.[1] ?? "");
+  else for (const [files, message] of failed) g.missing(files, message);
 }
 
 /** The outbox, read-only, as `campus-agent outbox --json` prints it. */
@@ -295,7 +350,7 @@ export function readJournal(): Promise<JournalResult> {
   });
 }
 
-function versions(configFile: string, raw: Buffer): Record<string, unknown> {
+function versions(configFile: string, raw: Buffer, policyFile: string | undefined, policyRaw: Buffer | undefined): Record<string, unknown> {
   const pkg = readJson(join(PACKAGE_ROOT, "package.json")) as { dependencies?: Record<string, string> } | undefined;
   const installed = (name: string) => (readJson(join(PACKAGE_ROOT, "node_modules", name, "package.json")) as { version?: string } | undefined)?.version ?? null;
   let sqlite: string;
@@ -320,8 +375,14 @@ function versions(configFile: string, raw: Buffer): Record<string, unknown> {
     better_sqlite3: installed("better-sqlite3"),
     sqlite,
     dependencies: Object.fromEntries(Object.entries(pkg?.dependencies ?? {}).map(([name, wanted]) => [name, { wanted, installed: installed(name) }])),
-    config: { path: configFile, bytes: raw.length, sha256: createHash("sha256").update(raw).digest("hex") },
+    config: { path: configFile, bytes: raw.length, sha256: sha256(raw) },
+    // The running agent's report.json names the sha256 of the policy it loaded: the same unless the file changed since (no SIGHUP yet).
+    policy: policyFile !== undefined && policyRaw !== undefined ? { path: policyFile, bytes: policyRaw.length, sha256: sha256(policyRaw) } : null,
   };
+}
+
+function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
 }
 
 function readText(p: string): string | undefined {
@@ -353,6 +414,7 @@ function renderReadme(s: BundleSummary, at: { socket: string | undefined; db: st
         ["on", `${hostname()} (${process.platform} ${process.arch}, kernel ${release()})`],
         ["campus", at.config ? `${at.config.campus.id}, gateway ${at.config.gateway.id}` : "unknown: the config is invalid"],
         ["config", `${s.config.path} (${s.config.valid ? "valid" : `INVALID: ${plural(s.config.problems, "problem")}, see config-check.txt`})`],
+        ["policy", s.policy === null ? (s.config.valid ? "none" : "unknown: the config is invalid") : `${s.policy.path} (${s.policy.valid ? "valid" : `INVALID: ${plural(s.policy.problems, "problem")}, see config-check.txt`})`],
         ["socket", at.socket ?? "none"],
         ["outbox", at.db ?? "unknown"],
       ],
@@ -411,6 +473,7 @@ export function renderSummary(s: BundleSummary): string {
   if (s.notes.length > 0) lines.push("", "Notes:", ...s.notes.map((n) => `  - ${n}`));
   lines.push("");
   if (!s.config.valid) lines.push(`CONFIG INVALID: ${plural(s.config.problems, "problem")} (listed above and in config-check.txt)`);
+  if (s.policy !== null && !s.policy.valid) lines.push(`LIFECYCLE POLICY INVALID: ${plural(s.policy.problems, "problem")} (listed above and in config-check.txt)`);
   if (s.problems.length === 0) lines.push("OK: everything gathered.");
   else lines.push(`NOT GATHERED (${s.problems.length}):`, ...s.problems.map((p) => `  - ${p}`));
   return `${lines.join("\n")}\n`;

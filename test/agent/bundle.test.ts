@@ -6,7 +6,8 @@
  * a comment); the bundle asks it over its control socket and reads its
  * outbox, then is taken apart with the tar package and searched, byte by
  * byte, for every secret. Then the same campus once the agent has stopped,
- * and configs that are invalid or missing.
+ * without a lifecycle policy or with an invalid one, and configs that are
+ * invalid or missing.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -19,6 +20,8 @@ import { bundle, type BundleSummary, type JournalResult } from "../../agent/comm
 import { redactConfig, REDACTED } from "../../agent/commands/redact.js";
 import { controlRequest } from "../../agent/control/client.js";
 import type { StatusView } from "../../agent/control/views.js";
+import type { AssetReport } from "../../agent/assets/report-types.js";
+import { withPolicy } from "../../agent/lifecycle/policy.js";
 import { createLogger, RecentLog } from "../../agent/log.js";
 import { startEmbeddedBroker } from "../../agent/mqtt/broker.js";
 import { VERSION } from "../../agent/version.js";
@@ -78,8 +81,22 @@ function forbidden(tlsKey: string): string[] {
   return [...values.flatMap((v) => [v, encodeURIComponent(v), Buffer.from(v).toString("base64")]), tlsKey.trim(), ...keyLines];
 }
 
-async function campus() {
+/** A valid lifecycle policy: what the campus's config names unless told otherwise. It holds no secret by design, but a careless comment can. */
+const POLICY = [
+  `# the campus baseline (IT-4711), checked on a camera with password ${SECRET.cameraFile}`,
+  "version: 1",
+  "firmware:",
+  '  - { manufacturer: Lumen Optics, model: "LX-*", minimum: "5.4.0" }',
+  "end_of_support:",
+  "  - { manufacturer: Lumen Optics, model: LX-100, date: 2027-12-31 }",
+  "",
+].join("\n");
+
+/** `policy`: the text of the lifecycle policy the config names (policy.yaml, relative to it); null for none. */
+async function campus(opts: { policy?: string | null } = {}) {
+  const policy = opts.policy === undefined ? POLICY : opts.policy;
   const dir = scratchDir("bundle-", cleanups);
+  if (policy !== null) writeFileSync(join(dir, "policy.yaml"), policy);
   const tls = selfSignedCert();
   cleanups.push(() => tls.remove());
   const broker = await startEmbeddedBroker({ host: "127.0.0.1", port: 0, log: createLogger({ level: "silent" }) });
@@ -117,6 +134,7 @@ async function campus() {
       reconnect_max_ms: 500,
     },
     outbox: { path: "outbox.db", flush_interval_ms: 20 },
+    ...(policy !== null && { policy: { file: "policy.yaml" } }),
     polling: { interval_ms: 200, timeout_ms: 150, offline_after_failures: 2 },
     devices: [
       camera("cam-env", { password_env: "CAM_PASSWORD" }),
@@ -129,7 +147,9 @@ async function campus() {
   // A technician's note in a comment: found by its value, not by its key.
   writeFileSync(file, `# the old camera password was ${SECRET.cameraEnv}, do not reuse\n${config}`);
   const env = { CAM_PASSWORD: SECRET.cameraEnv, DC09_KEY: SECRET.dc09Env };
-  const loaded = parseConfig(readFileSync(file, "utf8"), { file, drivers: DRIVERS, env });
+  const parsed = parseConfig(readFileSync(file, "utf8"), { file, drivers: DRIVERS, env });
+  // The agent loads the valid policy (as agent/run.ts does); one with another policy is never started.
+  const loaded = policy === POLICY ? withPolicy(parsed) : parsed;
   const recentLog = new RecentLog(20);
   const agent = new Agent({ loaded, drivers: DRIVERS, log: quietLog(recentLog), version: VERSION, recentLog });
   const socket = loaded.config.control.socket ?? "";
@@ -163,7 +183,7 @@ function expectNoSecret(files: Map<string, Buffer>, needles: string[]) {
 }
 
 describe("campus-agent bundle", () => {
-  it("writes one archive, mode 0600, with the redacted config, its check, status, devices, outbox, logs and versions of a running agent, and no secret in any byte", async () => {
+  it("writes one archive, mode 0600, with the redacted config and its lifecycle policy, their check, the status, devices and asset report, outbox, logs and versions of a running agent, and no secret in any byte", async () => {
     const c = await campus();
     await c.agent.start();
     cleanups.push(() => c.agent.stop());
@@ -193,7 +213,21 @@ describe("campus-agent bundle", () => {
     const folder = r.archives[0]?.replace(/\.tar\.gz$/, "") ?? "";
     const files = await unpack(archive, join(c.dir, "x"));
     expect([...files.keys()].sort()).toEqual(
-      ["README.txt", "config.yaml", "config-check.txt", "status.json", "devices.json", "outbox.json", "logs/recent-warnings.jsonl", "logs/journal.txt", "versions.json"].map((f) => `${folder}/${f}`).sort(),
+      [
+        "README.txt",
+        "config.yaml",
+        "config-check.txt",
+        "policy.yaml",
+        "status.json",
+        "devices.json",
+        "report.json",
+        "outbox.json",
+        "logs/recent-warnings.jsonl",
+        "logs/journal.txt",
+        "versions.json",
+      ]
+        .map((f) => `${folder}/${f}`)
+        .sort(),
     );
     const text = (f: string) => files.get(`${folder}/${f}`)?.toString("utf8") ?? "";
     const json = (f: string) => JSON.parse(text(f)) as Record<string, unknown>;
@@ -210,23 +244,49 @@ describe("campus-agent bundle", () => {
       "DC09_KEY",
     ]);
     expect(text("config.yaml").split("\n")[0]).toBe(`# the old camera password was ${REDACTED}, do not reuse`);
-    expect(text("config-check.txt")).toBe(`${c.file}: OK (campus lincoln, gateway gw-1, 4 devices)\n`);
+    const policyFile = join(c.dir, "policy.yaml");
+    expect(text("config-check.txt")).toBe(
+      `${c.file}: OK (campus lincoln, gateway gw-1, 4 devices)\nlifecycle policy ${policyFile}: OK (1 firmware rule, 1 end-of-support date)\n`,
+    );
+    // The policy as it is, comments and all, but for the secret scrubbed like in every file; the agent's report names the same file and content.
+    expect(text("policy.yaml")).toBe(POLICY.replace(SECRET.cameraFile, REDACTED));
+    expect(r.out).toMatch(/\n {2}then removed +\d+ occurrences \(.*policy\.yaml 1.*\)\n/);
 
     // The agent's own answers, as status --json and devices --json give them.
     expect(json("status.json")).toMatchObject({ campus: "lincoln", gateway: "gw-1", agent: { version: VERSION, pid: process.pid }, devices: { total: 4 } });
     expect(json("devices.json")).toMatchObject({ ok: false, total: 4 });
     expect((json("devices.json").devices as { id: string }[]).map((d) => d.id)).toEqual(["cam-env", "cam-file", "panic-a", "panic-b"]);
+    const report = json("report.json") as unknown as AssetReport;
+    expect(report).toMatchObject({ schema: "campus-edge/asset-report/v1", campus: { id: "lincoln" }, gateway: { id: "gw-1" }, policy: { file: policyFile } });
+    expect(report.devices.map((d) => [d.id, d.category, d.status.state])).toEqual([
+      ["cam-env", "safety-critical", "offline"],
+      ["cam-file", "safety-critical", "offline"],
+      ["panic-a", "safety-critical", expect.any(String)],
+      ["panic-b", "safety-critical", expect.any(String)],
+    ]);
+    expect(report.readiness).toEqual(expect.any(Object));
     expect(json("outbox.json")).toMatchObject({ path: join(c.dir, "outbox.db"), schema_version: expect.any(Number) as unknown });
     const warnings = text("logs/recent-warnings.jsonl").trim().split("\n").map((l) => JSON.parse(l) as { level: string; device?: string });
     expect(warnings.some((w) => w.level === "warn" && w.device?.startsWith("cam-"))).toBe(true);
     expect(text("logs/journal.txt")).toContain("campus-agent[1]: camera auth [REDACTED] [REDACTED]\n");
-    const versions = json("versions.json") as { agent: string; node: string; sqlite: string; better_sqlite3: string; dependencies: Record<string, { installed: string }>; config: { path: string; sha256: string } };
+    const versions = json("versions.json") as {
+      agent: string;
+      node: string;
+      sqlite: string;
+      better_sqlite3: string;
+      dependencies: Record<string, { installed: string }>;
+      config: { path: string; sha256: string };
+      policy: { path: string; bytes: number; sha256: string };
+    };
     expect(versions).toMatchObject({ agent: VERSION, node: process.version, config: { path: c.file } });
     expect(versions.sqlite).toMatch(/^3\.\d+\.\d+$/);
     expect(versions.better_sqlite3).toMatch(/^\d+\.\d+\.\d+/);
     expect(versions.dependencies.tar?.installed).toMatch(/^7\./);
     expect(versions.config.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(versions.policy).toEqual({ path: policyFile, bytes: Buffer.byteLength(POLICY), sha256: report.policy?.sha256 });
     expect(text("README.txt")).toContain("\nEverything was gathered.\n");
+    expect(text("README.txt")).toContain(`\n  policy  ${policyFile} (valid)\n`);
+    expect(text("README.txt")).toMatch(/\n {2}report\.json +the asset register: /);
     expect(text("README.txt")).toMatch(/\n {2}devices\[0\]\.options\.password_env +env +CAM_PASSWORD +found\n/);
 
     const needles = forbidden(c.tls.key);
@@ -236,7 +296,7 @@ describe("campus-agent bundle", () => {
     expectNoSecret(new Map([["stdout", Buffer.from(r.out)]]), needles);
   });
 
-  it("when the agent has stopped, still writes the archive with what it can read, says why status and devices are missing, and exits 1", async () => {
+  it("when the agent has stopped, still writes the archive with what it can read, says why status, devices and the report are missing, and exits 1", async () => {
     const c = await campus();
     await c.agent.start();
     await c.agent.stop();
@@ -245,16 +305,68 @@ describe("campus-agent bundle", () => {
     expect(r.code).toBe(1);
     expect(r.archives).toHaveLength(1);
     const summary = JSON.parse(r.out) as BundleSummary;
-    expect(summary).toMatchObject({ ok: false, path: join(r.output, r.archives[0] ?? ""), config: { valid: true } });
-    expect(summary.problems).toEqual([expect.stringMatching(/^status\.json, logs\/recent-warnings\.jsonl, devices\.json: no control socket at .*: is the agent running\?/)]);
-    expect(summary.files.map((f) => f.name)).toEqual(["README.txt", "config.yaml", "config-check.txt", "outbox.json", "logs/journal.txt", "versions.json"]);
+    expect(summary).toMatchObject({ ok: false, path: join(r.output, r.archives[0] ?? ""), config: { valid: true }, policy: { path: join(c.dir, "policy.yaml"), valid: true, problems: 0 } });
+    expect(summary.problems).toEqual([expect.stringMatching(/^status\.json, logs\/recent-warnings\.jsonl, devices\.json, report\.json: no control socket at .*: is the agent running\?/)]);
+    expect(summary.files.map((f) => f.name)).toEqual(["README.txt", "config.yaml", "config-check.txt", "policy.yaml", "outbox.json", "logs/journal.txt", "versions.json"]);
 
     const files = await unpack(summary.path, join(c.dir, "x"));
     const readme = files.get(`${summary.folder}/README.txt`)?.toString("utf8") ?? "";
     expect(readme).toContain(`\nNot gathered (1)\n  - ${summary.problems[0]}\n`);
     expect(existsSync(join(c.dir, "x", summary.folder, "status.json"))).toBe(false);
+    expect(existsSync(join(c.dir, "x", summary.folder, "report.json"))).toBe(false);
     expect(JSON.parse(files.get(`${summary.folder}/outbox.json`)?.toString("utf8") ?? "")).toMatchObject({ path: join(c.dir, "outbox.db") });
     expectNoSecret(files, forbidden(c.tls.key));
+  });
+
+  it("says in a note, not as a problem, that a config names no lifecycle policy, and writes no policy.yaml", async () => {
+    const c = await campus({ policy: null });
+    await c.agent.start();
+    cleanups.push(() => c.agent.stop());
+
+    const r = await run(c, { json: true });
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out) as BundleSummary;
+    expect(summary).toMatchObject({ ok: true, problems: [], policy: null });
+    expect(summary.notes).toContain("policy.yaml: the config names no lifecycle policy (policy.file): the agent checks no device's compliance");
+    expect(summary.files.map((f) => f.name)).not.toContain("policy.yaml");
+    expect(summary.files.map((f) => f.name)).toContain("report.json");
+
+    const files = await unpack(summary.path, join(c.dir, "x"));
+    const text = (f: string) => files.get(`${summary.folder}/${f}`)?.toString("utf8") ?? "";
+    expect(files.has(`${summary.folder}/policy.yaml`)).toBe(false);
+    expect(text("config-check.txt")).toBe(`${c.file}: OK (campus lincoln, gateway gw-1, 4 devices)\n`);
+    expect(JSON.parse(text("report.json"))).toMatchObject({ policy: null });
+    expect(JSON.parse(text("versions.json"))).toMatchObject({ policy: null });
+    expect(text("README.txt")).toContain("\n  policy  none\n");
+    expect(text("README.txt")).toContain("\n  - policy.yaml: the config names no lifecycle policy");
+  });
+
+  it("checks the lifecycle policy in config-check.txt: an invalid one is bundled as it is, its problems listed, and exits 2 like an invalid config", async () => {
+    const c = await campus({ policy: 'version: 1\nfirmware:\n  - { manufacturer: Lumen Optics, model: "LX-*", minimum: 5.10 }\n' });
+    const r = await run(c);
+    expect(r.code).toBe(2);
+    const policyFile = join(c.dir, "policy.yaml");
+    expect(r.err).toBe(
+      `${c.file}: OK (campus lincoln, gateway gw-1, 4 devices)\nInvalid lifecycle policy in ${policyFile} (1 problem):\n${policyFile}:3:59 firmware[0].minimum: expected a version in quotes: unquoted, YAML reads it as a number (1.10 becomes 1.1), got 5.1\n`,
+    );
+    expect(r.out).toContain("\nLIFECYCLE POLICY INVALID: 1 problem (listed above and in config-check.txt)\n");
+    expect(r.out).not.toContain("CONFIG INVALID");
+    const files = await unpack(join(r.output, r.archives[0] ?? ""), join(c.dir, "x"));
+    const get = (name: string) => [...files].find(([k]) => k.endsWith(`/${name}`))?.[1].toString("utf8");
+    expect(get("config-check.txt")).toBe(r.err);
+    expect(get("policy.yaml")).toBe(readFileSync(policyFile, "utf8"));
+    expect(get("README.txt")).toContain(`\n  policy  ${policyFile} (INVALID: 1 problem, see config-check.txt)\n`);
+
+    // A policy that cannot be read: a problem in the check, and policy.yaml missing with the error code.
+    const gone = await campus({ policy: null });
+    writeFileSync(gone.file, readFileSync(gone.file, "utf8").replace("\npolling:", "\npolicy: { file: gone.yaml }\npolling:"));
+    const g = await run(gone, { json: true });
+    expect(g.code).toBe(2);
+    const summary = JSON.parse(g.out) as BundleSummary;
+    expect(summary).toMatchObject({ ok: false, config: { valid: true }, policy: { path: join(gone.dir, "gone.yaml"), valid: false, problems: 1 } });
+    expect(summary.problems).toContain(`policy.yaml: cannot read ${join(gone.dir, "gone.yaml")}: ENOENT`);
+    expect(g.err).toContain(`Invalid lifecycle policy in ${join(gone.dir, "gone.yaml")} (1 problem):\n`);
   });
 
   it("bundles an invalid config too, with every problem in config-check.txt and its inline secrets removed, and exits 2; a missing config is exit 2 with nothing written", async () => {

@@ -131,7 +131,7 @@ describe("campus-agent bundle", () => {
     expect(stopped.code).toBe(1);
     const summary = JSON.parse(stopped.stdout) as BundleSummary;
     expect(summary.path).toBe(join(c.dir, "stopped.tar.gz"));
-    expect(summary.problems[0]).toMatch(/^status\.json, logs\/recent-warnings\.jsonl, devices\.json: no control socket at /);
+    expect(summary.problems[0]).toMatch(/^status\.json, logs\/recent-warnings\.jsonl, devices\.json, report\.json: no control socket at /);
     expect(summary.files.map((f) => f.name)).toEqual(expect.arrayContaining(["README.txt", "config.yaml", "config-check.txt", "outbox.json", "versions.json"]));
     expect(summary.files.map((f) => f.name)).not.toContain("status.json");
     expectNoSecret(await unpack(summary.path, join(c.dir, "y")), c.secrets);
