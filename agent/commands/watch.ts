@@ -120,6 +120,15 @@ function jsonLine(m: ConsumerMessage): string | undefined {
 
 const str = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v));
 
+/** identity_changed has no message: what changed, from what to what ("firmware 5.2.0 -> 7.4.1"). */
+function identityLine(p: Record<string, unknown>): string {
+  const from = (p.from ?? {}) as Record<string, unknown>;
+  const to = (p.to ?? {}) as Record<string, unknown>;
+  const fields = Array.isArray(p.changed) ? p.changed.map(str) : [];
+  const what = fields.map((f) => (p.from === null ? `${f} ${str(to[f])}` : `${f} ${str(from[f]) || "(none)"} -> ${str(to[f])}`)).join(", ");
+  return `identity_changed${typeof p.change === "string" ? ` (${p.change})` : ""}: ${what}`;
+}
+
 /** One line for a person: time, what, who, the message. Undefined: not shown. */
 export function describe(m: ConsumerMessage): string | undefined {
   if (!isNews(m)) return undefined;
@@ -145,6 +154,7 @@ export function describe(m: ConsumerMessage): string | undefined {
         const to = (p.to ?? {}) as { state?: unknown; reason?: unknown };
         return row("event", `status_changed: ${from ? str(from.state) : "(first seen)"} -> ${str(to.state)} (${str(to.reason)})`);
       }
+      if (p.type === "identity_changed") return row("event", identityLine(p));
       return row("event", `${str(p.type)}: ${str(p.message)}`);
     }
     default:

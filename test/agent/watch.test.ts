@@ -112,4 +112,12 @@ describe("campus-agent watch", () => {
     expect(describeMessage(msg(true))).toBe("09:15:02  TEST       panic-rx                alarm test: zone 15");
     expect(describeMessage(msg(false))).toBe("09:15:02  ALARM      panic-rx                alarm panic: zone 15");
   });
+
+  it("says what an identity change changed, and what kind of asset change it is, since the event carries no message", () => {
+    const msg = (payload: Record<string, unknown>) => ({ topic: "campus/lincoln/device/cam-gym/event", retain: false, at: 0, payload: Buffer.from(JSON.stringify({ ts: "2026-11-23T09:15:02.112Z", ...payload })) });
+    const updated = { type: "identity_changed", change: "firmware_updated", changed: ["firmware"], from: { model: "LX-4410", firmware: "5.2.0" }, to: { model: "LX-4410", firmware: "7.4.1" } };
+    expect(describeMessage(msg(updated))).toBe("09:15:02  event      cam-gym                 identity_changed (firmware_updated): firmware 5.2.0 -> 7.4.1");
+    const learned = { type: "identity_changed", change: "learned", changed: ["model", "serial"], from: null, to: { model: "LX-4410", serial: "A1" } };
+    expect(describeMessage(msg(learned))).toBe("09:15:02  event      cam-gym                 identity_changed (learned): model LX-4410, serial A1");
+  });
 });
