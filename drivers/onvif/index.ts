@@ -7,6 +7,10 @@
  * answers itself (steps.ts), and turns a poll into a Reading (poll.ts).
  * Discovery is WS-Discovery over our own UDP socket (discovery.ts).
  *
+ * identify() (the inventory's identity read) is GetSystemDateAndTime,
+ * GetDeviceInformation and, for the MAC address only it reads,
+ * GetNetworkInterfaces.
+ *
  * Camera sessions are kept between polls, per device id and keyed on its
  * options and credentials, so the Media service address and the camera's
  * clock offset are learned once; a session is dropped after any failed call
@@ -16,10 +20,11 @@ import type { Logger } from "pino";
 import type { Clock } from "../../agent/clock.js";
 import { type DeviceRef, type Driver, DriverError, defineDriver, type Identity, type PollContext } from "../contract.js";
 import { discover } from "./discovery.js";
+import { CallFailure } from "./errors.js";
 import { type Credentials, endpoint, type OnvifOptions, onvifOptionsSchema, resolvePassword, sessionKey } from "./options.js";
 import { authenticate, pollCamera } from "./poll.js";
 import { CameraSession } from "./session.js";
-import { readClock } from "./steps.js";
+import { networkInterfaces, readClock } from "./steps.js";
 
 export { type OnvifOptions, type OnvifOptionsInput, onvifOptionsSchema } from "./options.js";
 
@@ -91,6 +96,36 @@ async function withSession<T>(
   }
 }
 
+/** Time identify() keeps for itself after GetNetworkInterfaces: returning the identity it already has. */
+const IDENTIFY_RESERVE_MS = 200;
+/** Less than this left before the reserve: GetNetworkInterfaces is not sent at all. */
+const MIN_MAC_BUDGET_MS = 100;
+
+/**
+ * The camera's MAC address (GetNetworkInterfaces), for identify(). Optional:
+ * a camera that does not implement it, refuses it, answers garbage or stays
+ * silent still gives its identity, without the MAC (the failed call is
+ * traced, and drops the session like any failed call). Only the caller's own
+ * deadline fails identify(), as it does during any call; the call's deadline
+ * is cut short so that this one is not reached while waiting for the MAC.
+ */
+async function readMac(s: CameraSession, ctx: PollContext, leftMs: number): Promise<{ mac?: string; clean: boolean }> {
+  const budget = Math.floor(leftMs - IDENTIFY_RESERVE_MS);
+  if (budget < MIN_MAC_BUDGET_MS) {
+    ctx.trace?.({ step: "GetNetworkInterfaces", ms: 0, ok: false, detail: `not sent: ${Math.max(0, Math.floor(leftMs))} ms of the deadline left` });
+    return { clean: true };
+  }
+  try {
+    const { mac } = (await networkInterfaces(s, ctx.signal, budget, ctx.trace)).value;
+    // A value without a MAC is a failed step (steps.ts); undefined here only satisfies the type.
+    return mac === undefined ? { clean: false } : { mac, clean: true };
+  } catch (e) {
+    if (!(e instanceof CallFailure) || ctx.signal.aborted) throw e;
+    ctx.log.debug({ err: e }, "onvif identify: no MAC address");
+    return { clean: false };
+  }
+}
+
 /** Anything but a DriverError out of a driver is a bug; say so with the cause kept. */
 function asDriverError(e: unknown, log: Logger, deviceId: string): DriverError {
   if (e instanceof DriverError) return e;
@@ -123,6 +158,8 @@ export const onvifDriver = defineDriver({
       },
 
       identify: async (device, ctx): Promise<Identity> => {
+        // The caller's deadline (DeviceRef.timeoutMs, from now): the MAC is read only in what it leaves.
+        const deadlineAt = clock.monotonic() + device.timeoutMs;
         try {
           started(ctx);
           const creds = await resolvePassword(device.options);
@@ -133,7 +170,8 @@ export const onvifDriver = defineDriver({
             const driftMs = (await readClock(s, ctx.signal, ctx.trace)).value.driftMs;
             s.noteDrift(driftMs);
             const step = await authenticate(s, ctx.signal, driftMs, device.options, ctx.trace);
-            return { value: step.value, clean: true };
+            const { mac, clean } = await readMac(s, ctx, deadlineAt - clock.monotonic());
+            return { value: mac === undefined ? step.value : { ...step.value, mac }, clean };
           });
         } catch (e) {
           throw asDriverError(e, log, device.id);

@@ -200,12 +200,20 @@ export class CameraSession {
   }
 
   /**
-   * One camera operation under its own deadline (timeout_ms) and the poll's
-   * signal, whichever comes first. The answer the library read last is kept
-   * (after a Digest retry: the retried one), whatever the library made of it.
+   * One camera operation under its own deadline (timeout_ms, or a shorter
+   * opts.timeoutMs) and the poll's signal, whichever comes first. The answer
+   * the library read last is kept (after a Digest retry: the retried one),
+   * whatever the library made of it.
    */
-  call<T>(op: string, signal: AbortSignal, run: Operation<T>, opts: { limitBytes?: number | undefined } = {}): Promise<Outcome<T>> {
+  call<T>(
+    op: string,
+    signal: AbortSignal,
+    run: Operation<T>,
+    opts: { limitBytes?: number | undefined; timeoutMs?: number } = {},
+  ): Promise<Outcome<T>> {
     this.last = undefined;
+    // Shorter than timeout_ms for an optional call that must leave its caller time to finish (identify's MAC).
+    const timeoutMs = Math.min(opts.timeoutMs ?? this.cfg.timeoutMs, this.cfg.timeoutMs);
     this.transport.limitBytes = "limitBytes" in opts ? opts.limitBytes : this.cfg.maxResponseBytes;
     const started = this.clock.monotonic();
     const sentAt = this.clock.now();
@@ -232,8 +240,8 @@ export class CameraSession {
       const onPollAbort = () =>
         giveUp(new CallFailure("transport", "timeout", `${op}: the poll's deadline was reached`, { cause: signal.reason }));
       const timer = setTimeout(
-        () => giveUp(new CallFailure("transport", "timeout", `${op}: no complete answer within ${this.cfg.timeoutMs} ms`)),
-        this.cfg.timeoutMs,
+        () => giveUp(new CallFailure("transport", "timeout", `${op}: no complete answer within ${timeoutMs} ms`)),
+        timeoutMs,
       );
       signal.addEventListener("abort", onPollAbort, { once: true });
       if (signal.aborted) return onPollAbort();

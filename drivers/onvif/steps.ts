@@ -41,6 +41,10 @@ interface SoapCall<T> {
   step?: () => string;
   /** A traced step's detail: the value decoded. */
   describe: (value: T) => string;
+  /** Why a value read is still of no use (the step then fails with it, as an answer failure); undefined: it is fine. */
+  problem?: (value: T) => string | undefined;
+  /** A deadline shorter than timeout_ms (see CameraSession.call). */
+  timeoutMs?: number;
 }
 
 /**
@@ -49,14 +53,16 @@ interface SoapCall<T> {
  */
 async function soap<T>(s: CameraSession, call: SoapCall<T>, signal: AbortSignal, trace: Trace | undefined): Promise<Step<T>> {
   const { op } = call;
-  const o = await s.call(op, signal, call.run);
+  const o = await s.call(op, signal, call.run, call.timeoutMs !== undefined ? { timeoutMs: call.timeoutMs } : {});
   const ok2xx = o.raw !== undefined && o.raw.status >= 200 && o.raw.status < 300;
   const value = ok2xx && o.raw ? call.read(o.raw.body, o.timing) : undefined;
-  if (value !== undefined) {
+  const problem = value === undefined ? undefined : call.problem?.(value);
+  if (value !== undefined && problem === undefined) {
     trace?.(soapStep(call, o, true, call.describe(value)));
     return { op, value, timing: o.timing };
   }
-  const failure = o.ok ? new CallFailure("answer", "protocol", `${op}: the answer holds no ${call.what}`) : o.failure;
+  let failure = o.ok ? new CallFailure("answer", "protocol", `${op}: the answer holds no ${call.what}`) : o.failure;
+  if (problem !== undefined) failure = new CallFailure("answer", "protocol", `${op}: ${problem}`);
   trace?.(soapStep(call, o, false, errorLine(failure, op)));
   throw failure;
 }
@@ -147,6 +153,107 @@ export function deviceInformation(s: CameraSession, signal: AbortSignal, trace?:
           `serial ${id.serial ?? "?"}`,
           ...(id.hardware_id !== undefined ? [`hardware ${id.hardware_id}`] : []),
         ].join(", "),
+    },
+    signal,
+    trace,
+  );
+}
+
+/** What GetNetworkInterfaces says of the camera's MAC address. */
+export interface NetworkMac {
+  /** The first enabled interface's valid MAC address, lower-case and colon-separated; undefined when none has one. */
+  mac: string | undefined;
+  /** The interface it is from: its Name, else its token. */
+  from?: string;
+  /** Interfaces listed, and how many of them are enabled. */
+  listed: number;
+  enabled: number;
+  /** Why there is no mac. */
+  problem?: string;
+}
+
+/**
+ * A MAC address as the asset register keeps it ("00:40:8c:12:34:56"), from
+ * the forms firmware writes: colon- or hyphen-separated (leading zeros
+ * optional), Cisco-style dotted (0040.8c12.3456) or 12 bare hex digits.
+ * undefined for anything else, for 00:00:00:00:00:00 (firmware that never
+ * read its EEPROM) and for group addresses (the low bit of the first octet
+ * set: multicast and broadcast, which name no interface).
+ */
+export function normaliseMac(raw: string): string | undefined {
+  const s = raw.trim();
+  let octets: string[] | undefined;
+  const separated = /^[0-9a-f]{1,2}([:-])[0-9a-f]{1,2}(?:\1[0-9a-f]{1,2}){4}$/i.exec(s);
+  if (separated) octets = s.split(separated[1] as string).map((o) => o.padStart(2, "0"));
+  else if (/^(?:[0-9a-f]{4}\.){2}[0-9a-f]{4}$/i.test(s) || /^[0-9a-f]{12}$/i.test(s)) octets = s.replace(/\./g, "").match(/../g) ?? undefined;
+  if (octets === undefined) return undefined;
+  const mac = octets.join(":").toLowerCase();
+  if (mac === "00:00:00:00:00:00" || (Number.parseInt(octets[0] as string, 16) & 1) === 1) return undefined;
+  return mac;
+}
+
+/**
+ * The MAC address in a GetNetworkInterfacesResponse (ONVIF Core, network;
+ * tt:NetworkInterface = Enabled, Info? (Name?, HwAddress, MTU?), Link?,
+ * IPv4?, IPv6?): the first enabled interface with a valid HwAddress.
+ * Enabled is read as xs:boolean ("false" or "0" is off); an interface
+ * without it (sloppy firmware) counts as enabled. undefined when the body is
+ * not that answer.
+ */
+export function parseNetworkInterfaces(body: string): NetworkMac | undefined {
+  const r = element(body, "GetNetworkInterfacesResponse");
+  if (r === undefined) return undefined;
+  const all = find(r, "NetworkInterfaces").map((f, i) => {
+    const info = element(f.inner, "Info") ?? "";
+    // The interface's own Enabled comes first: IPv4 and IPv6 have one of their own further in.
+    const enabled = text(f.inner, "Enabled");
+    return {
+      name: cleanField(text(info, "Name"), 64) ?? cleanField(attr(f.attrs, "token"), 64) ?? `interface ${i + 1}`,
+      enabled: enabled === undefined || !/^(false|0)$/i.test(enabled),
+      hw: text(info, "HwAddress"),
+    };
+  });
+  const enabled = all.filter((n) => n.enabled);
+  const counts = { listed: all.length, enabled: enabled.length };
+  for (const n of enabled) {
+    const mac = n.hw === undefined ? undefined : normaliseMac(n.hw);
+    if (mac !== undefined) return { mac, from: n.name, ...counts };
+  }
+  return { mac: undefined, ...counts, problem: noMacProblem(all.length, enabled) };
+}
+
+function noMacProblem(listed: number, enabled: { name: string; hw: string | undefined }[]): string {
+  if (listed === 0) return "the camera lists no network interfaces";
+  if (enabled.length === 0) return `no enabled network interface (${listed} listed, all disabled)`;
+  const given = enabled.filter((n) => n.hw !== undefined && n.hw !== "");
+  if (given.length === 0) return "no enabled network interface has a HwAddress";
+  const values = given.map((n) => `${n.name}: ${JSON.stringify(cleanField(n.hw, 40) ?? "")}`).join(", ");
+  return `no enabled network interface has a valid MAC address (${values})`;
+}
+
+/**
+ * GetNetworkInterfaces (ONVIF Device service): the camera's MAC address, for
+ * identify() only (the asset register's inventory; not worth a call on every
+ * poll). Sent to the configured device service path: the library would send
+ * it to the Device XAddr GetCapabilities gave, or to the path "device" when
+ * it has none. timeoutMs bounds it below timeout_ms, so that a camera silent
+ * on it still leaves identify() time to return the identity without it.
+ */
+export function networkInterfaces(s: CameraSession, signal: AbortSignal, timeoutMs: number, trace?: Trace): Promise<Step<NetworkMac>> {
+  return soap(
+    s,
+    {
+      op: "GetNetworkInterfaces",
+      run: (done) => {
+        s.cam.uri = { ...(s.cam.uri ?? {}), device: parseUrl(s.cfg.endpoint.path) };
+        s.cam.getNetworkInterfaces((err) => done(err));
+      },
+      read: parseNetworkInterfaces,
+      what: "GetNetworkInterfacesResponse",
+      problem: (n) => n.problem,
+      describe: (n) =>
+        `MAC ${n.mac ?? "?"} (${n.from ?? "?"}${n.listed > 1 ? `; ${n.enabled} of ${n.listed} interfaces enabled` : ""})`,
+      timeoutMs,
     },
     signal,
     trace,

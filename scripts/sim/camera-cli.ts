@@ -3,13 +3,14 @@
  *
  *   --host 127.0.0.1 --port 0
  *   --vendor NAME --model NAME --firmware VERSION --serial S --hardware-id ID
+ *   --mac HWADDRESS (sent as written; "none": GetNetworkInterfaces not implemented)
  *   --clock-offset-ms N (may be negative) --timezone POSIX-TZ
  *   --time-report utc-and-local|utc-only|local-only|local-as-utc --date-time-type NTP|Manual
  *   --username U --password P --profiles N --rtsp-port N
  *   --pre-auth date-only|date-and-services --soap-auth ws-security|ws-security-or-digest
  *   --auth-fault-status 400|401 --auth-window-ms N
  *   --name S --location S --discovery-port N (WS-Discovery; 3702 is the standard port) --multicast
- *   --fault KIND[:N]            e.g. hang, slow:2000, reboot:5000, huge:1000000
+ *   --fault KIND[:N][@OP+OP]    e.g. hang, slow:2000, reboot:5000, huge:1000000, hang@GetNetworkInterfaces
  *   --cycle KIND:MS,KIND:MS     e.g. none:40000,hang:20000 (silent 20 s every minute)
  *
  * Parsing only: importing types from camera.ts keeps this free of its runtime.
@@ -31,6 +32,7 @@ export function parseCameraArgs(argv: string[]): CameraOptions {
       firmware: { type: "string" },
       serial: { type: "string" },
       "hardware-id": { type: "string" },
+      mac: { type: "string" },
       "clock-offset-ms": { type: "string" },
       timezone: { type: "string" },
       "time-report": { type: "string" },
@@ -72,6 +74,7 @@ export function parseCameraArgs(argv: string[]): CameraOptions {
   set("firmwareVersion", v.firmware);
   set("serialNumber", v.serial);
   set("hardwareId", v["hardware-id"]);
+  if (v.mac !== undefined) o.macAddress = v.mac === "none" ? null : v.mac;
   set("clockOffsetMs", int("clock-offset-ms", v["clock-offset-ms"], Number.MIN_SAFE_INTEGER));
   set("timeZone", v.timezone);
   set("timeReport", oneOf<TimeReport>("time-report", v["time-report"], TIME_REPORTS));

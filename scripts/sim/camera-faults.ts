@@ -4,6 +4,7 @@
  * (drip and huge).
  */
 import type http from "node:http";
+import { OPERATIONS, type OperationName } from "./camera-services.js";
 
 export const FAULT_KINDS = [
   "slow",
@@ -27,13 +28,21 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  * One fault (see camera.ts for what each does). Optional numbers default to:
  * slow 3000 ms, drip 8 bytes every 100 ms, huge 50 MiB, auth-skew +600000 ms, reboot 5000 ms.
  */
-export type CameraFault =
+export type CameraFault = (
   | { kind: "slow"; delayMs?: number } |
   { kind: "drip"; bytesPerTick?: number; tickMs?: number } |
   { kind: "huge"; bytes?: number } |
   { kind: "auth-skew"; jumpMs?: number } |
   { kind: "reboot"; downMs?: number } |
-  { kind: Exclude<FaultKind, "slow" | "drip" | "huge" | "auth-skew" | "reboot"> };
+  { kind: Exclude<FaultKind, "slow" | "drip" | "huge" | "auth-skew" | "reboot"> }
+) & {
+  /**
+   * Only requests for these SOAP operations suffer it (default: every
+   * request, snapshots included): a camera whose firmware fails one call.
+   * reboot and auth-skew are the whole camera's and ignore it.
+   */
+  ops?: readonly OperationName[];
+};
 
 export interface FaultPhase {
   /** null: healthy for this phase. */
@@ -54,9 +63,22 @@ export const FAULT_DEFAULTS = {
 
 /**
  * "kind" or "kind:N" (N the fault's number: slow/reboot/drip ms, huge bytes,
- * auth-skew ms) → a fault; "none" → null.
+ * auth-skew ms), optionally "@Op+Op" (only those operations suffer it, e.g.
+ * "hang@GetNetworkInterfaces") → a fault; "none" → null.
  */
 export function parseFault(s: string): CameraFault | null {
+  const at = s.indexOf("@");
+  if (at < 0) return parseFaultKind(s);
+  const f = parseFaultKind(s.slice(0, at));
+  const ops = s.slice(at + 1).split("+");
+  for (const op of ops) {
+    if (!Object.hasOwn(OPERATIONS, op)) throw new Error(`unknown operation "${op}": expected one of ${Object.keys(OPERATIONS).join(", ")}`);
+  }
+  if (f === null) throw new Error("none takes no operations");
+  return { ...f, ops: ops as OperationName[] };
+}
+
+function parseFaultKind(s: string): CameraFault | null {
   const [kind = "", arg] = s.split(":");
   if (kind === "none") return null;
   if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
@@ -96,8 +118,12 @@ export function parseFaultCycle(s: string): FaultPhase[] {
 
 export function describeFault(spec: FaultSpec): string {
   if (spec === null) return "healthy";
-  if ("cycle" in spec) return spec.cycle.map((p) => `${p.fault ? p.fault.kind : "healthy"} ${p.forMs / 1000} s`).join(", then ");
-  return spec.kind;
+  if ("cycle" in spec) return spec.cycle.map((p) => `${p.fault ? faultName(p.fault) : "healthy"} ${p.forMs / 1000} s`).join(", then ");
+  return faultName(spec);
+}
+
+function faultName(f: CameraFault): string {
+  return f.ops === undefined ? f.kind : `${f.kind} on ${f.ops.join(", ")}`;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   answer,
   type CameraIdentity,
   DEVICE_PATH,
+  defaultMacAddress,
   MEDIA_PATH,
   type OperationName,
   operationOf,
@@ -64,12 +65,14 @@ export class CameraSim implements SimCamera {
     this.host = opts.host ?? "127.0.0.1";
     this.port = opts.port ?? 0;
     this.endpointReference = opts.endpointReference ?? `urn:uuid:${randomUUID()}`;
+    const serialNumber = opts.serialNumber ?? `LX${randomBytes(4).toString("hex").toUpperCase()}`;
     this.ident = {
       manufacturer: opts.manufacturer ?? "Lumen Optics",
       model: opts.model ?? "LX-4410",
       firmwareVersion: opts.firmwareVersion ?? "7.4.1",
-      serialNumber: opts.serialNumber ?? `LX${randomBytes(4).toString("hex").toUpperCase()}`,
+      serialNumber,
       hardwareId: opts.hardwareId ?? "LX4410-R2",
+      macAddress: opts.macAddress === undefined ? defaultMacAddress(serialNumber) : opts.macAddress,
     };
     this.tz = parsePosixTz(opts.timeZone ?? "UTC0");
     const profiles = opts.profiles ?? 2;
@@ -227,7 +230,7 @@ export class CameraSim implements SimCamera {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.counts.requests++;
-    const fault = this.current;
+    const current = this.current;
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
@@ -235,6 +238,7 @@ export class CameraSim implements SimCamera {
       if (size <= MAX_REQUEST_BYTES) chunks.push(c);
     });
     req.on("end", () => {
+      const fault = size > MAX_REQUEST_BYTES ? current : this.faultFor(current, req, Buffer.concat(chunks));
       if (fault?.kind === "hang") return;
       const delay = fault?.kind === "slow" ? (fault.delayMs ?? FAULT_DEFAULTS.slowDelayMs) : 0;
       const go = () =>
@@ -249,6 +253,16 @@ export class CameraSim implements SimCamera {
         res.once("close", () => clearTimeout(timer));
       }
     });
+  }
+
+  /** The fault as this request suffers it: a fault limited to some operations spares every other request. */
+  private faultFor(fault: CameraFault | null, req: http.IncomingMessage, body: Buffer): CameraFault | null {
+    if (fault?.ops === undefined) return fault;
+    const path = (req.url ?? "/").split("?")[0];
+    if (path !== DEVICE_PATH && path !== MEDIA_PATH) return null;
+    const parsed = parseSoapRequest(body.toString("utf8"));
+    const op = isFault(parsed) ? undefined : operationOf(parsed.operation);
+    return op !== undefined && fault.ops.includes(op) ? fault : null;
   }
 
   private route(req: http.IncomingMessage, body: Buffer, fault: CameraFault | null): Reply & { huge?: number } {

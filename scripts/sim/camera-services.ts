@@ -7,6 +7,7 @@
  * IP part of the one used in the GetServices request").
  */
 
+import { createHash } from "node:crypto";
 import { FAULTS, NS, type SoapFault } from "./camera-soap.js";
 import { cameraClock, type DateTimeFields, type PosixTz, type TimeReport } from "./camera-time.js";
 import { childrenNamed, descend, escapeXml, type XmlElement } from "./camera-xml.js";
@@ -21,6 +22,7 @@ export const OPERATIONS = {
   GetCapabilities: NS.tds,
   GetServices: NS.tds,
   GetDeviceInformation: NS.tds,
+  GetNetworkInterfaces: NS.tds,
   GetProfiles: NS.trt,
   GetVideoSources: NS.trt,
   GetStreamUri: NS.trt,
@@ -40,6 +42,19 @@ export interface CameraIdentity {
   firmwareVersion: string;
   serialNumber: string;
   hardwareId: string;
+  /** HwAddress of its one network interface, sent as written; null: GetNetworkInterfaces is not implemented. */
+  macAddress: string | null;
+}
+
+/**
+ * The default MAC address of a camera with this serial number: locally
+ * administered (02:…, the IEEE 802 U/L bit set: no vendor's OUI) and
+ * unicast, the other five octets from a hash of the serial, so that one
+ * camera keeps its MAC and cameras differ.
+ */
+export function defaultMacAddress(serialNumber: string): string {
+  const octets = [0x02, ...createHash("sha256").update(serialNumber, "utf8").digest().subarray(0, 5)];
+  return octets.map((o) => o.toString(16).padStart(2, "0")).join(":");
 }
 
 /** Everything an answer depends on, fixed for one request. */
@@ -164,6 +179,25 @@ const HANDLERS: Record<OperationName, Handler> = {
       text("tds:FirmwareVersion", id.firmwareVersion) +
       text("tds:SerialNumber", id.serialNumber) +
       text("tds:HardwareId", id.hardwareId),
+    );
+  },
+
+  // Core, device management (network) GetNetworkInterfaces: tt:NetworkInterface (token) = Enabled, Info? (Name?, HwAddress, MTU?), Link?, IPv4?, IPv6?.
+  GetNetworkInterfaces(_req, s) {
+    const mac = s.identity.macAddress;
+    if (mac === null) return FAULTS.actionNotSupported;
+    const link = (name: string) => el(name, el("tt:AutoNegotiation", true) + el("tt:Speed", 100) + el("tt:Duplex", "Full"));
+    const host = new URL(s.baseUrl).hostname;
+    // The address the client reached, when it is IPv4 (a camera lists its own; this one's is where it listens).
+    const config = el("tt:Config", el("tt:Manual", el("tt:Address", host) + el("tt:PrefixLength", 24)) + el("tt:DHCP", false));
+    const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? el("tt:IPv4", el("tt:Enabled", true) + config) : "";
+    return el(
+      "tds:GetNetworkInterfacesResponse",
+      `<tds:NetworkInterfaces token="eth0">${el("tt:Enabled", true)}` +
+      el("tt:Info", text("tt:Name", "eth0") + text("tt:HwAddress", mac) + el("tt:MTU", 1500)) +
+      // InterfaceType 6: ethernetCsmacd (IANA ifType).
+      el("tt:Link", link("tt:AdminSettings") + link("tt:OperSettings") + el("tt:InterfaceType", 6)) +
+      `${ipv4}</tds:NetworkInterfaces>`,
     );
   },
 

@@ -8,7 +8,8 @@
  * SOAP 1.2 at /onvif/device_service and /onvif/media_service (either path
  * answers every operation, as many cameras do: the operation's namespace
  * names the service). Operations: GetSystemDateAndTime, GetCapabilities,
- * GetServices, GetDeviceInformation, GetProfiles, GetVideoSources,
+ * GetServices, GetDeviceInformation, GetNetworkInterfaces (one interface,
+ * eth0, with the camera's macAddress), GetProfiles, GetVideoSources,
  * GetStreamUri, GetSnapshotUri; anything else is ter:ActionNotSupported.
  * GET /onvif/snapshot?profile=… serves a JPEG behind HTTP Digest.
  *
@@ -24,7 +25,8 @@
  * or its Created more than authWindowMs from the camera's own clock — the
  * same fault either way, as real cameras answer: compare clocks to tell skew.
  *
- * Faults (setFault; one at a time, or a cycle of phases):
+ * Faults (setFault; one at a time, or a cycle of phases; `ops` limits one to
+ * some SOAP operations, e.g. { kind: "hang", ops: ["GetNetworkInterfaces"] }):
  *   slow                every answer delayMs late (default 3 s)
  *   hang                read the request, never answer (until the client or close() ends it)
  *   drip                headers, then the body bytesPerTick bytes every tickMs (8 B / 100 ms)
@@ -68,6 +70,13 @@ export interface CameraOptions {
   /** Default: random, so that cameras differ. */
   serialNumber?: string;
   hardwareId?: string;
+  /**
+   * HwAddress in GetNetworkInterfaces, sent as written (so a test can send
+   * garbage). Default: derived from the serial number, locally administered
+   * (02:…) and the same for the same serial. null: the camera does not
+   * implement GetNetworkInterfaces (ter:ActionNotSupported).
+   */
+  macAddress?: string | null;
   /** Camera time = real time + this (default 0). */
   clockOffsetMs?: number;
   /** POSIX TZ string (default "UTC0"), e.g. "CET-1CEST,M3.5.0,M10.5.0/3". */

@@ -4,7 +4,7 @@ import { expandTargets, parseProbeMatches, pickXAddr, probeMessage, scopeFields 
 import { CallFailure, classify } from "../../drivers/onvif/errors.js";
 import { onvifOptionsSchema } from "../../drivers/onvif/options.js";
 import { authProblem, describeDrift } from "../../drivers/onvif/poll.js";
-import { rtMetric } from "../../drivers/onvif/steps.js";
+import { normaliseMac, parseNetworkInterfaces, rtMetric } from "../../drivers/onvif/steps.js";
 import { attr, cleanField, element, find, soapFault, text } from "../../drivers/onvif/xml.js";
 
 const errno = (code: string, message = code) => Object.assign(new Error(message), { code });
@@ -123,6 +123,93 @@ describe("onvif error mapping", () => {
     expect(classify("x", new Error("Digest authentication failed 401"), undefined).retryable).toBe(false);
     expect(classify("x", new Error("y"), { status: 404, body: "" }).retryable).toBe(false);
     expect(classify("x", errno("ECONNREFUSED"), undefined).retryable).toBe(true);
+  });
+});
+
+describe("the MAC address from GetNetworkInterfaces", () => {
+  /** One tt:NetworkInterface, in the schema's order; undefined leaves an element out. */
+  const nic = (o: { token?: string; enabled?: string; name?: string; hw?: string; info?: boolean }) => {
+    const name = o.name === undefined ? "" : `<tt:Name>${o.name}</tt:Name>`;
+    const hw = o.hw === undefined ? "" : `<tt:HwAddress>${o.hw}</tt:HwAddress>`;
+    const info = o.info === false ? "" : `<tt:Info>${name}${hw}<tt:MTU>1500</tt:MTU></tt:Info>`;
+    const enabled = o.enabled === undefined ? "" : `<tt:Enabled>${o.enabled}</tt:Enabled>`;
+    // The IPv4 block has an Enabled of its own, after the interface's.
+    const ipv4 = "<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config><tt:DHCP>true</tt:DHCP></tt:Config></tt:IPv4>";
+    const token = o.token === undefined ? "" : ` token="${o.token}"`;
+    return `<tds:NetworkInterfaces${token}>${enabled}${info}${ipv4}</tds:NetworkInterfaces>`;
+  };
+  const answer = (...nics: string[]) => env(`<tds:GetNetworkInterfacesResponse>${nics.join("")}</tds:GetNetworkInterfacesResponse>`);
+
+  it("normalises the ways firmware writes a MAC to lower case with colons", () => {
+    for (const raw of ["00:40:8C:12:34:56", "00-40-8c-12-34-56", "00408C123456", "0040.8c12.3456", " 0:40:8c:12:34:56 "]) {
+      expect(normaliseMac(raw), raw).toBe("00:40:8c:12:34:56");
+    }
+    expect(normaliseMac("02:00:5e:10:00:01")).toBe("02:00:5e:10:00:01");
+  });
+
+  it("refuses what is no interface's MAC: all zeros, group addresses, wrong lengths, mixed separators, garbage", () => {
+    for (const raw of [
+      "00:00:00:00:00:00",
+      "ff:ff:ff:ff:ff:ff",
+      "01:00:5e:00:00:01",
+      "00:40:8c:12:34",
+      "00:40:8c:12:34:56:78",
+      "00:40-8c:12:34:56",
+      "00408C12345G",
+      "not a mac",
+      "",
+    ]) {
+      expect(normaliseMac(raw), raw).toBeUndefined();
+    }
+  });
+
+  it("takes the first enabled interface with a valid HwAddress, passing over a disabled one", () => {
+    const body = answer(
+      nic({ token: "wlan0", enabled: "false", name: "wlan0", hw: "00:40:8C:AA:BB:CC" }),
+      nic({ token: "eth0", enabled: "true", name: "eth0", hw: "00:40:8C:12:34:56" }),
+      nic({ token: "eth1", enabled: "true", name: "eth1", hw: "00:40:8C:12:34:57" }),
+    );
+    expect(parseNetworkInterfaces(body)).toEqual({ mac: "00:40:8c:12:34:56", from: "eth0", listed: 3, enabled: 2 });
+  });
+
+  it("passes over an enabled interface without a HwAddress, or with an invalid one, to the next", () => {
+    const body = answer(
+      nic({ token: "lo", enabled: "true", info: false }),
+      nic({ token: "br0", enabled: "true", name: "br0", hw: "00:00:00:00:00:00" }),
+      nic({ token: "eth0", enabled: "1", hw: "00408c123456" }),
+    );
+    expect(parseNetworkInterfaces(body)).toMatchObject({ mac: "00:40:8c:12:34:56", from: "eth0" });
+  });
+
+  it("counts an interface without Enabled (sloppy firmware) as enabled, and reads its own Enabled, not its IPv4 one", () => {
+    expect(parseNetworkInterfaces(answer(nic({ hw: "00:40:8c:12:34:56" })))).toMatchObject({ mac: "00:40:8c:12:34:56", from: "interface 1" });
+    expect(parseNetworkInterfaces(answer(nic({ enabled: "false", hw: "00:40:8c:12:34:56" })))).toMatchObject({ mac: undefined });
+  });
+
+  it("says why there is no MAC: no interfaces, all disabled, no HwAddress, or only invalid ones", () => {
+    const problem = (body: string) => parseNetworkInterfaces(body)?.problem;
+    expect(problem(answer())).toBe("the camera lists no network interfaces");
+    expect(problem(answer(nic({ enabled: "false", hw: "00:40:8c:12:34:56" }), nic({ enabled: "false", hw: "00:40:8c:12:34:57" })))).toBe(
+      "no enabled network interface (2 listed, all disabled)",
+    );
+    expect(problem(answer(nic({ enabled: "true", name: "eth0" })))).toBe("no enabled network interface has a HwAddress");
+    expect(problem(answer(nic({ enabled: "true", name: "eth0", hw: "00:00:00:00:00:00" }), nic({ enabled: "true", token: "eth1", hw: "n/a" })))).toBe(
+      'no enabled network interface has a valid MAC address (eth0: "00:00:00:00:00:00", eth1: "n/a")',
+    );
+    expect(parseNetworkInterfaces(answer(nic({ enabled: "true", hw: "garbage" })))?.mac).toBeUndefined();
+  });
+
+  it("reads a SOAP fault, or another answer, as no GetNetworkInterfacesResponse; the fault maps to an answer failure", () => {
+    const notSupported = fault("ter:ActionNotSupported", "Optional Action Not Implemented");
+    expect(parseNetworkInterfaces(notSupported)).toBeUndefined();
+    expect(parseNetworkInterfaces(env("<tds:GetDeviceInformationResponse/>"))).toBeUndefined();
+    expect(parseNetworkInterfaces("<html>login</html>")).toBeUndefined();
+    const f = classify("GetNetworkInterfaces", new Error("ONVIF SOAP Fault"), { status: 500, body: notSupported });
+    expect({ kind: f.kind, code: f.code, message: f.message }).toEqual({
+      kind: "answer",
+      code: "protocol",
+      message: "GetNetworkInterfaces: SOAP fault: env:Sender / ter:ActionNotSupported: Optional Action Not Implemented",
+    });
   });
 });
 

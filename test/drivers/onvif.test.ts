@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Reading, TraceStep } from "../../drivers/contract.js";
 import { type OnvifOptionsInput, onvifOptionsSchema } from "../../drivers/onvif/index.js";
+import type { CameraOptions } from "../../scripts/sim/camera.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
-import { Cameras, log, newDriver, optionsFor, poll, pollError } from "./onvif-helpers.js";
+import { Cameras, creds, log, newDriver, optionsFor, poll, pollError } from "./onvif-helpers.js";
 
 const cameras = new Cameras();
 const driver = newDriver();
@@ -35,6 +36,8 @@ describe("onvif driver: reachability levels", () => {
       expect(r.metrics[`rt_${op}_ms`], op).toBeTypeOf("number");
     }
     expect(cam.stats().operations.GetVideoSources).toBeUndefined();
+    // The MAC is the inventory's (identify()), not worth a call on every poll.
+    expect(cam.stats().operations.GetNetworkInterfaces).toBeUndefined();
   });
 
   it("keeps the camera session between polls: the Media service is located once", async () => {
@@ -149,7 +152,18 @@ describe("onvif driver: camera clocks", () => {
 });
 
 describe("onvif driver: identify()", () => {
-  it("reads manufacturer, model, firmware, serial and hardware id", async () => {
+  /** identify() as the inventory runs it, traced, under a deadline of timeoutMs; an error comes back as the value. */
+  async function identify(id: string, input: OnvifOptionsInput, timeoutMs = 5000) {
+    const steps: TraceStep[] = [];
+    const options = onvifOptionsSchema.parse(input);
+    const started = performance.now();
+    const identity = await driver
+      .identify?.({ id, timeoutMs, options }, { signal: AbortSignal.timeout(timeoutMs), log, trace: (s) => steps.push(s) })
+      .catch((e: unknown) => e as Error);
+    return { identity, steps, ms: performance.now() - started };
+  }
+
+  it("reads manufacturer, model, firmware, serial and hardware id, and the MAC address from GetNetworkInterfaces", async () => {
     const cam = await cameras.start({ firmwareVersion: "8.0.2" });
     const options = onvifOptionsSchema.parse(optionsFor(cam));
     const id = await driver.identify?.({ id: "ident", timeoutMs: 5000, options }, { signal: AbortSignal.timeout(5000), log });
@@ -159,8 +173,85 @@ describe("onvif driver: identify()", () => {
       firmware: "8.0.2",
       serial: cam.identity().serialNumber,
       hardware_id: "LX4410-R2",
+      mac: cam.identity().macAddress,
     });
-    expect(cam.stats().operations).toEqual({ GetSystemDateAndTime: 1, GetDeviceInformation: 1 });
+    expect(id?.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+    expect(cam.stats().operations).toEqual({ GetSystemDateAndTime: 1, GetDeviceInformation: 1, GetNetworkInterfaces: 1 });
+  });
+
+  it("normalises the MAC the camera writes to lower case with colons", async () => {
+    const cam = await cameras.start({ macAddress: "00-40-8C-12-34-56" });
+    expect((await identify("mac-form", optionsFor(cam))).identity).toMatchObject({ mac: "00:40:8c:12:34:56" });
+  });
+
+  it("reads GetNetworkInterfaces from the configured device service path, after a poll learned the Media service", async () => {
+    const cam = await cameras.start();
+    expect((await poll(driver, "mac-after-poll", optionsFor(cam))).health).toBe("ok");
+    expect((await identify("mac-after-poll", optionsFor(cam))).identity).toMatchObject({ mac: cam.identity().macAddress });
+    expect((await identify("mac-by-xaddr", { ...creds, xaddr: cam.deviceServiceUrl })).identity).toMatchObject({ mac: cam.identity().macAddress });
+  });
+
+  const noMac: { name: string; camera: CameraOptions; detail: RegExp }[] = [
+    { name: "does not implement it", camera: { macAddress: null }, detail: /^SOAP fault: env:Receiver \/ ter:ActionNotSupported: / },
+    {
+      name: "refuses our credentials for it",
+      camera: { fault: { kind: "wrong-credentials", ops: ["GetNetworkInterfaces"] } },
+      detail: /^credentials refused \(.*NotAuthorized/,
+    },
+    { name: "sends a HwAddress that is no MAC", camera: { macAddress: "garbage" }, detail: /^no enabled network interface has a valid MAC address \(eth0: "garbage"\)$/ },
+    { name: "sends all zeros", camera: { macAddress: "00:00:00:00:00:00" }, detail: /^no enabled network interface has a valid MAC address/ },
+    { name: "sends malformed XML", camera: { fault: { kind: "malformed-xml", ops: ["GetNetworkInterfaces"] } }, detail: /^the camera's answer could not be read/ },
+    { name: "answers HTTP 500 with a web page", camera: { fault: { kind: "http500", ops: ["GetNetworkInterfaces"] } }, detail: /^HTTP 500 with an HTML page$/ },
+    {
+      name: "sends more than max_response_bytes",
+      camera: { fault: { kind: "huge", bytes: 64 * 1024, ops: ["GetNetworkInterfaces"] } },
+      detail: /^answer longer than max_response_bytes/,
+    },
+  ];
+  for (const c of noMac) {
+    it(`gives the identity without a MAC when the camera ${c.name}, with the failed step saying why`, async () => {
+      const cam = await cameras.start(c.camera);
+      const { identity, steps } = await identify(`no-mac-${c.name}`, optionsFor(cam, { max_response_bytes: 16 * 1024 }));
+      expect(identity).toMatchObject({ model: "LX-4410", serial: cam.identity().serialNumber });
+      expect(identity).not.toHaveProperty("mac");
+      expect(steps.map((s) => [s.step, s.ok])).toEqual([
+        ["GetSystemDateAndTime", true],
+        ["GetDeviceInformation", true],
+        ["GetNetworkInterfaces", false],
+      ]);
+      expect(steps[2]?.detail).toMatch(c.detail);
+    });
+  }
+
+  it("gives up on a camera silent on GetNetworkInterfaces in time to return the identity within identify()'s deadline; the next poll is fine", async () => {
+    const cam = await cameras.start({ fault: { kind: "hang", ops: ["GetNetworkInterfaces"] } });
+    // timeout_ms (5 s) is longer than the whole identify() may take: the MAC gets what is left, less a reserve.
+    const { identity, steps, ms } = await identify("mac-silent", optionsFor(cam), 1500);
+    expect(identity).toMatchObject({ serial: cam.identity().serialNumber });
+    expect(identity).not.toHaveProperty("mac");
+    expect(ms).toBeLessThan(1500);
+    expect(steps[2]).toMatchObject({ step: "GetNetworkInterfaces", ok: false, detail: expect.stringMatching(/^no complete answer within \d+ ms$/) });
+    expect(Number(/(\d+) ms$/.exec(steps[2]?.detail ?? "")?.[1])).toBeLessThanOrEqual(1300);
+    expect((await poll(driver, "mac-silent", optionsFor(cam))).health).toBe("ok");
+  });
+
+  it("does not send GetNetworkInterfaces when too little of the deadline is left, and says so", async () => {
+    // 600 ms in all, 350 of them for GetDeviceInformation: at most 250 ms left, less than the reserve and the least worth trying.
+    const cam = await cameras.start({ fault: { kind: "slow", delayMs: 350, ops: ["GetDeviceInformation"] } });
+    const { identity, steps } = await identify("mac-late", optionsFor(cam), 600);
+    expect(identity).toMatchObject({ serial: cam.identity().serialNumber });
+    expect(steps[2]).toMatchObject({ step: "GetNetworkInterfaces", ok: false, detail: expect.stringMatching(/^not sent: \d+ ms of the deadline left$/) });
+    expect(cam.stats().operations.GetNetworkInterfaces).toBeUndefined();
+  });
+
+  it("fails as before when identify()'s own deadline passes during GetNetworkInterfaces", async () => {
+    const cam = await cameras.start({ fault: { kind: "hang", ops: ["GetNetworkInterfaces"] } });
+    const options = onvifOptionsSchema.parse(optionsFor(cam));
+    const controller = new AbortController();
+    const pending = driver.identify?.({ id: "mac-aborted", timeoutMs: 5000, options }, { signal: controller.signal, log });
+    await vi.waitFor(() => expect(cam.stats().requests).toBe(3));
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ name: "DriverError", code: "timeout" });
   });
 
   it("sees a firmware change at the next read", async () => {
@@ -281,15 +372,18 @@ describe("onvif driver, traced (campus-agent probe)", () => {
     }
   });
 
-  it("traces identify(): the clock, then the identity", async () => {
-    const cam = await cameras.start({ firmwareVersion: "8.0.2" });
+  it("traces identify(): the clock, the identity, then the MAC", async () => {
+    const cam = await cameras.start({ firmwareVersion: "8.0.2", macAddress: "00:40:8C:12:34:56" });
     const steps: TraceStep[] = [];
     const options = onvifOptionsSchema.parse(optionsFor(cam));
     await driver.identify?.({ id: "traced-ident", timeoutMs: 5000, options }, { signal: AbortSignal.timeout(5000), log, trace: (s) => steps.push(s) });
     expect(steps.map((s) => [s.step, s.ok])).toEqual([
       ["GetSystemDateAndTime", true],
       ["GetDeviceInformation", true],
+      ["GetNetworkInterfaces", true],
     ]);
     expect(steps[1]?.detail).toBe(`Lumen Optics LX-4410, firmware 8.0.2, serial ${cam.identity().serialNumber}, hardware LX4410-R2`);
+    expect(steps[2]?.detail).toBe("MAC 00:40:8c:12:34:56 (eth0)");
+    expect(steps[2]?.raw).toMatch(/<tds:GetNetworkInterfacesResponse>[\s\S]*<tt:HwAddress>00:40:8C:12:34:56<\/tt:HwAddress>/);
   });
 });

@@ -189,11 +189,13 @@ describe("campus-agent status and devices on the demo campus", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^probe cam-main-entrance \(onvif\) through the running agent \(pid \d+\); deadline 8000 ms; nothing is published\n/);
     const steps = [...r.stdout.matchAll(/^ {2}(Get\w+|GET \S+ → \d+) +[\d.]+ +ok +/gm)].map((m) => m[1]);
-    expect(steps).toEqual(["GetSystemDateAndTime", "GetDeviceInformation", "GetProfiles", "GetStreamUri", "GetSnapshotUri", expect.stringMatching(/^GET \/onvif\/snapshot\?profile=Profile_1 → 200$/), "GetSystemDateAndTime", "GetDeviceInformation"]);
+    expect(steps).toEqual(["GetSystemDateAndTime", "GetDeviceInformation", "GetProfiles", "GetStreamUri", "GetSnapshotUri", expect.stringMatching(/^GET \/onvif\/snapshot\?profile=Profile_1 → 200$/), "GetSystemDateAndTime", "GetDeviceInformation", "GetNetworkInterfaces"]);
     expect(r.stdout).toMatch(/\n {2}GetDeviceInformation +[\d.]+ +ok +Lumen Optics LX-4410, firmware 7\.4\.1, serial \S+/);
     expect(r.stdout).toMatch(/\n {6}raw: \d+ characters \(--raw shows them\)\n/);
     expect(r.stdout).toMatch(/\n {2}=> online, answered in [\d.]+ ms\n {2}metrics:\n/);
+    expect(r.stdout).toMatch(/\n {2}GetNetworkInterfaces +[\d.]+ +ok +MAC 02(:[0-9a-f]{2}){5} \(eth0\)/);
     expect(r.stdout).toContain("\n  => manufacturer Lumen Optics, model LX-4410, serial ");
+    expect(r.stdout).toMatch(/\n {2}=> manufacturer Lumen Optics, .*, mac 02(:[0-9a-f]{2}){5}\n/);
     expect(r.stdout.endsWith("\nOK\n")).toBe(true);
     const raw = await runCli(["probe", "cam-main-entrance", "--raw", "--socket", demo.socket, "--config", DEMO_CONFIG]);
     expect(raw.stdout).toMatch(/\n {6}raw: <\?xml version="1\.0" encoding="UTF-8"\?>\n {11}<env:Envelope [^\n]*<tds:Manufacturer>Lumen Optics<\/tds:Manufacturer>/);

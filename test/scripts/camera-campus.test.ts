@@ -145,6 +145,8 @@ describe("camera simulator command line", () => {
         "1.2",
         "--serial",
         "S9",
+        "--mac",
+        "00:40:8c:12:34:56",
         "--clock-offset-ms=-90000",
         "--timezone",
         "CET-1CEST,M3.5.0,M10.5.0/3",
@@ -170,6 +172,7 @@ describe("camera simulator command line", () => {
       model: "X1",
       firmwareVersion: "1.2",
       serialNumber: "S9",
+      macAddress: "00:40:8c:12:34:56",
       clockOffsetMs: -90000,
       timeZone: "CET-1CEST,M3.5.0,M10.5.0/3",
       timeReport: "local-only",
@@ -186,6 +189,18 @@ describe("camera simulator command line", () => {
         { fault: { kind: "hang" }, forMs: 20000 },
       ],
     });
+    expect(parseCameraArgs(["--mac", "none"]).macAddress).toBeNull();
+    expect(parseCameraArgs(["--fault", "slow:500@GetNetworkInterfaces+GetProfiles"]).fault).toEqual({
+      kind: "slow",
+      delayMs: 500,
+      ops: ["GetNetworkInterfaces", "GetProfiles"],
+    });
+    expect(parseCameraArgs(["--cycle", "none:40000,hang@GetNetworkInterfaces:20000"]).fault).toEqual({
+      cycle: [
+        { fault: null, forMs: 40000 },
+        { fault: { kind: "hang", ops: ["GetNetworkInterfaces"] }, forMs: 20000 },
+      ],
+    });
   });
 
   it("rejects unknown values with the option's name", () => {
@@ -194,6 +209,7 @@ describe("camera simulator command line", () => {
     expect(() => parseCameraArgs(["--cycle", "hang"])).toThrow(/--cycle: cycle phase "hang"/);
     expect(() => parseCameraArgs(["--port", "x"])).toThrow(/--port/);
     expect(() => parseCameraArgs(["--fault", "hang:5"])).toThrow(/takes no number/);
+    expect(() => parseCameraArgs(["--fault", "hang@GetHostname"])).toThrow(/--fault: unknown operation "GetHostname"/);
   });
 
   describe("as processes", () => {

@@ -158,6 +158,22 @@ describe("simulated ONVIF camera, faults", () => {
     expect(cam.stats().snapshots).toBe(0);
   });
 
+  it("limits a fault to some operations: the others, and snapshots, are spared", async () => {
+    const cam = await camera({ fault: { kind: "hang", ops: ["GetNetworkInterfaces"] } });
+    const hung = await request(deviceUrl(cam), { body: soapEnvelope(op("GetNetworkInterfaces"), admin), deadlineMs: 300 });
+    expect(hung).toMatchObject({ ended: "deadline", status: 0 });
+    expect((await soap(cam, op("GetDeviceInformation"), admin)).status).toBe(200);
+    expect((await digestGet(`${cam.url}onvif/snapshot?profile=Profile_1`, "admin", "secret")).second.status).toBe(200);
+    await cam.setFault({ kind: "wrong-credentials", ops: ["GetNetworkInterfaces", "GetProfiles"] });
+    expect(faultSubcodes((await soap(cam, op("GetNetworkInterfaces"), admin)).body)).toEqual(["ter:NotAuthorized"]);
+    expect(faultSubcodes((await soap(cam, op("GetProfiles", TRT), admin)).body)).toEqual(["ter:NotAuthorized"]);
+    expect((await soap(cam, op("GetDeviceInformation"), admin)).status).toBe(200);
+    await cam.setFault({ kind: "malformed-xml", ops: ["GetNetworkInterfaces"] });
+    const bad = await request(deviceUrl(cam), { body: soapEnvelope(op("GetNetworkInterfaces"), admin) });
+    expect(() => parseXml(bad.body.toString())).toThrow(/does not match/);
+    expect((await soap(cam, op("GetDeviceInformation"), admin)).status).toBe(200);
+  });
+
   it("cycles through phases: healthy, then hanging, then healthy again", async () => {
     const cam = await camera({
       fault: {

@@ -15,6 +15,7 @@ const OPS: [string, string, string][] = [
   ["GetCapabilities", TDS, "<Category>All</Category>"],
   ["GetServices", TDS, "<IncludeCapability>true</IncludeCapability>"],
   ["GetDeviceInformation", TDS, ""],
+  ["GetNetworkInterfaces", TDS, ""],
   ["GetProfiles", TRT, ""],
   ["GetVideoSources", TRT, ""],
   [
@@ -54,6 +55,36 @@ describe("simulated ONVIF camera, SOAP operations", () => {
     });
     cam.setIdentity({ firmwareVersion: "2.0" });
     expect((await info()).FirmwareVersion).toBe("2.0");
+  });
+
+  it("lists one enabled interface in GetNetworkInterfaces, in the schema's order, with its MAC: given, or a locally administered one from the serial", async () => {
+    const iface = async (cam: Awaited<ReturnType<typeof camera>>) =>
+      must(descend((await soap(cam, op("GetNetworkInterfaces"), admin)).body, "GetNetworkInterfacesResponse", "NetworkInterfaces"));
+    const given = await iface(await camera({ macAddress: "00:40:8C:12:34:56" }));
+    expect(attr(given, "token")).toBe("eth0");
+    expect(given.children.map((c) => c.local)).toEqual(["Enabled", "Info", "Link", "IPv4"]);
+    expect(given.children.every((c) => c.ns === TT)).toBe(true);
+    expect(child(given, "Enabled")?.text).toBe("true");
+    expect(Object.fromEntries(must(child(given, "Info")).children.map((c) => [c.local, c.text]))).toEqual({
+      Name: "eth0",
+      HwAddress: "00:40:8C:12:34:56",
+      MTU: "1500",
+    });
+    expect(descend(given, "IPv4", "Config", "Manual", "Address")?.text).toBe("127.0.0.1");
+    const mac = async (serialNumber: string) => descend(await iface(await camera({ serialNumber })), "Info", "HwAddress")?.text;
+    const a = await mac("LX4410A0117");
+    expect(a).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+    expect(await mac("LX4410A0117")).toBe(a);
+    expect(await mac("LX4410A0118")).not.toBe(a);
+  });
+
+  it("asks for credentials on GetNetworkInterfaces as on GetDeviceInformation, and faults it with ter:ActionNotSupported when it has no MAC", async () => {
+    const cam = await camera();
+    expect((await soap(cam, op("GetNetworkInterfaces"))).status).toBe(401);
+    const wrong = await soap(cam, op("GetNetworkInterfaces"), { ...admin, password: "guess" });
+    expect([wrong.status, faultSubcodes(wrong.body)]).toEqual([400, ["ter:NotAuthorized"]]);
+    const none = await soap(await camera({ macAddress: null }), op("GetNetworkInterfaces"), admin);
+    expect([none.status, faultSubcodes(none.body)]).toEqual([500, ["ter:ActionNotSupported"]]);
   });
 
   it("lists the device and media services in GetServices at the address the client used, with capabilities only when asked", async () => {
