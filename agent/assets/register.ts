@@ -2,9 +2,9 @@
  * The asset register: for every configured device, its inventory (identity,
  * location, owner, lifecycle data) and its compliance with the lifecycle
  * policy, published retained and kept current; the assets discovery found
- * that the config does not name (unknown) and the configured ones never seen
- * (missing); the alarms still open. From these, the campus readiness and
- * the auditors' report (agent/assets/readiness.ts, report-types.ts).
+ * that the config does not name (unknown.ts) and the configured ones never
+ * seen (missing); the alarms still open (open-alarms.ts). From these, the
+ * campus readiness and the auditors' report (readiness.ts, report-types.ts).
  *
  * When: inventory and compliance on start, on every change of a device
  * (identity, status, config, policy), and on the inventory cron (cycle());
@@ -16,18 +16,19 @@
  * Holds no device data of its own: it reads the device manager's view
  * (AssetSource) and remembers only what it published.
  */
-import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { DeviceConfig } from "../../config/schema.js";
 import type { DeviceAlarm, Identity } from "../../drivers/contract.js";
 import type { Clock } from "../clock.js";
-import type { DiscoveryReport, FoundDevice } from "../discovery.js";
+import type { DiscoveryReport } from "../discovery.js";
 import type { LoadedPolicy } from "../lifecycle/policy.js";
 import { type Compliance, complianceChange, evaluate } from "../lifecycle/evaluate.js";
 import type { DeviceInfo, Messages } from "../messages.js";
 import type { OpenAlarm, Presence, Readiness } from "../mqtt/asset-contract.js";
 import { isoTime } from "../mqtt/contract-fields.js";
-import type { AssetMemory, OpenAlarmMemory, StateStore, UnknownAssetMemory } from "../state.js";
+import type { AssetMemory, StateStore } from "../state.js";
+import { OpenAlarms } from "./open-alarms.js";
+import { UnknownAssets } from "./unknown.js";
 import type { DeviceStatus } from "../status.js";
 import { readiness } from "./readiness.js";
 import type { ReportDevice, ReportUnknown } from "./report-types.js";
@@ -54,9 +55,6 @@ export interface AssetSource {
   /** One configured device; undefined when there is none of that id. */
   asset(id: string): DeviceAsset | undefined;
 }
-
-/** Unknown assets are forgotten (their topic cleared) after this many discovery runs in a row that did not find them. */
-export const UNKNOWN_FORGET_AFTER_MISSES = 3;
 
 export interface AssetRegisterDeps {
   source: AssetSource;
@@ -94,14 +92,14 @@ interface Published {
 export class AssetRegister {
   private policy: LoadedPolicy | undefined;
   private readonly published = new Map<string, Published>();
-  private readonly unknown = new Map<string, UnknownAssetMemory>();
-  private readonly alarms = new Map<string, OpenAlarmMemory>();
+  private readonly unknown: UnknownAssets;
+  private readonly alarms: OpenAlarms;
   /** From the last discovery run: the configured devices it found, and those it did not. */
   private discovery: { at: number; found: Set<string>; notFound: Set<string> } | undefined;
 
   constructor(private readonly deps: AssetRegisterDeps) {
-    for (const u of deps.state.unknownAssets()) this.unknown.set(u.key, u);
-    for (const a of deps.state.openAlarms()) this.alarms.set(a.alarmId, a);
+    this.unknown = new UnknownAssets(deps);
+    this.alarms = new OpenAlarms(deps);
   }
 
   /** The policy to check devices against (undefined: none; devices are only inventoried). Re-evaluates every device. */
@@ -135,64 +133,14 @@ export class AssetRegister {
   forget(ids: readonly string[]): void {
     for (const id of ids) {
       this.published.delete(id);
-      for (const [alarmId, a] of this.alarms) if (a.device === id) this.alarms.delete(alarmId);
+      this.alarms.forgetDevice(id);
     }
     this.deps.onChange?.();
   }
 
-  /**
-   * A device's alarms as they are stored: an alarm opens, a restore or
-   * cancel closes the alarm it names (or, naming none, the device's open
-   * alarms of the same type and zone). Test alarms never stay open.
-   *
-   * Called on the alarm's own path (a DC-09 ACK waits for it): the open
-   * alarms are written to the state file a turn later, in one transaction,
-   * not before the ACK. A crash in between loses only the readiness's note
-   * of an open alarm; the alarm itself is in the outbox already.
-   */
+  /** A device's alarms as they are stored (open-alarms.ts): the readiness lists those still open. */
   noteAlarms(info: DeviceInfo, alarms: readonly DeviceAlarm[]): void {
-    let changed = false;
-    for (const a of alarms) {
-      if (a.test) continue;
-      if (a.phase === "alarm") {
-        const zone = a.zone ?? null;
-        const open: OpenAlarmMemory = { alarmId: a.id, device: info.id, type: a.type, since: a.at, message: a.text, zone };
-        this.alarms.set(a.id, open);
-        this.persistSoon(() => this.deps.state.setOpenAlarm(open));
-        changed = true;
-        continue;
-      }
-      const sameKind = (o: OpenAlarmMemory) => o.device === info.id && o.type === a.type && o.zone?.id === a.zone?.id;
-      const ends = a.ends !== undefined ? [a.ends] : [...this.alarms.values()].filter(sameKind).map((o) => o.alarmId);
-      for (const id of ends) {
-        if (!this.alarms.delete(id)) continue;
-        this.persistSoon(() => this.deps.state.closeAlarm(id));
-        changed = true;
-      }
-    }
-    if (changed) this.deps.onChange?.();
-  }
-
-  /** Writes of open alarms, made together on the next turn (persistSoon). */
-  private alarmWrites: (() => void)[] = [];
-
-  private persistSoon(write: () => void): void {
-    this.alarmWrites.push(write);
-    if (this.alarmWrites.length > 1) return;
-    setImmediate(() => this.flushAlarmWrites());
-  }
-
-  /** Store the open-alarm changes not yet stored (also when the agent stops). */
-  flushAlarmWrites(): void {
-    const writes = this.alarmWrites.splice(0);
-    if (writes.length === 0) return;
-    try {
-      this.deps.state.batch(() => {
-        for (const w of writes) w();
-      });
-    } catch (err) {
-      this.deps.log.warn({ err }, "open alarms not stored; the readiness after a restart may miss them");
-    }
+    if (this.alarms.note(info.id, alarms)) this.deps.onChange?.();
   }
 
   /**
@@ -207,34 +155,7 @@ export class AssetRegister {
     const found = new Set(report.found.flatMap((f) => f.configured));
     const notFound = new Set(report.not_found.map((n) => n.id));
     this.discovery = { at: now, found, notFound };
-    const seen = new Set<string>();
-    const fresh: string[] = [];
-    for (const f of report.unknown) {
-      const key = unknownKey(f);
-      seen.add(key);
-      const before = this.unknown.get(key);
-      if (before === undefined) fresh.push(key);
-      const row: UnknownAssetMemory = { key, asset: unknownFields(f), firstSeen: before?.firstSeen ?? now, lastSeen: now, missed: 0 };
-      this.unknown.set(key, row);
-      this.deps.state.setUnknownAsset(row);
-      this.deps.messages.unknownAsset(key, this.unknownPayload(row));
-    }
-    const configuredNow = new Set(report.found.filter((f) => f.configured.length > 0).map(unknownKey));
-    const gone: string[] = [];
-    for (const [key, row] of this.unknown) {
-      if (seen.has(key)) continue;
-      const missed = row.missed + 1;
-      if (configuredNow.has(key) || missed >= UNKNOWN_FORGET_AFTER_MISSES) {
-        this.unknown.delete(key);
-        this.deps.state.forgetUnknownAsset(key);
-        this.deps.messages.unknownAsset(key, null);
-        gone.push(key);
-      } else {
-        const next = { ...row, missed };
-        this.unknown.set(key, next);
-        this.deps.state.setUnknownAsset(next);
-      }
-    }
+    const { fresh, gone } = this.unknown.reconcile(report);
     this.refreshAll(false);
     const missing = this.rows().filter((r) => r.presence === "missing").map((r) => r.id);
     return { unknown: this.unknown.size, new_unknown: fresh, gone, missing };
@@ -290,13 +211,11 @@ export class AssetRegister {
   }
 
   unknownAssets(): ReportUnknown[] {
-    return [...this.unknown.values()].sort((a, b) => a.key.localeCompare(b.key)).map((u) => this.unknownPayload(u));
+    return this.unknown.list();
   }
 
   openAlarms(): OpenAlarm[] {
-    return [...this.alarms.values()]
-      .sort((a, b) => a.since - b.since)
-      .map((a) => ({ device: a.device, alarm_id: a.alarmId, type: a.type, since: isoTime(a.since), message: a.message, zone: zoneOf(a.zone) }));
+    return this.alarms.list();
   }
 
   // ------------------------------------------------------------ publishing
@@ -336,7 +255,7 @@ export class AssetRegister {
   close(): void {
     this.closed = true;
     this.pending.clear();
-    this.flushAlarmWrites();
+    this.alarms.flush();
   }
 
   /** Publish the device's inventory and compliance when they changed (or `force`); a change of failing rules is also an event. */
@@ -441,15 +360,6 @@ export class AssetRegister {
     if (a.status?.state === "offline" || this.discovery?.notFound.has(a.config.id) === true) return "missing";
     return "pending";
   }
-
-  private unknownPayload(u: UnknownAssetMemory): ReportUnknown {
-    return { ...(u.asset as Omit<ReportUnknown, "key" | "first_seen" | "last_seen">), key: u.key, first_seen: isoTime(u.firstSeen), last_seen: isoTime(u.lastSeen) };
-  }
-}
-
-function zoneOf(z: OpenAlarmMemory["zone"]): OpenAlarm["zone"] {
-  if (z === null) return null;
-  return { id: z.id, ...(z.name !== undefined ? { name: z.name } : {}), ...(z.location !== undefined ? { location: stripUndefined({ ...z.location }) } : {}) };
 }
 
 /** A previous evaluation, as far as the rule names remembered tell. */
@@ -459,24 +369,6 @@ function asCompliance(failing: readonly string[]): Compliance {
 
 function lifecycleOf(d: DeviceConfig): ReportDevice["lifecycle"] {
   return stripUndefined({ ...d.lifecycle });
-}
-
-function unknownFields(f: FoundDevice): Omit<ReportUnknown, "key" | "first_seen" | "last_seen"> {
-  return { kind: f.kind, address: f.address, identity: { ...f.identity }, details: f.details };
-}
-
-/**
- * A topic-safe key for an unknown asset: its kind and address, with every
- * character a topic level must not hold as "-", and a short hash of the
- * whole address so two addresses that read alike stay apart.
- */
-export function unknownKey(f: Pick<FoundDevice, "kind" | "address">): string {
-  const readable = `${f.kind}-${f.address.replace(/^[a-z]+:\/\//i, "")}`
-    .replace(/[^A-Za-z0-9._-]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 48);
-  const hash = createHash("sha256").update(`${f.kind} ${f.address}`).digest("hex").slice(0, 8);
-  return `${readable}-${hash}`;
 }
 
 function stripUndefined<T extends object>(o: T): T {

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AssetRegister, type DeviceAsset, REFRESH_CHUNK, UNKNOWN_FORGET_AFTER_MISSES, unknownKey } from "../../agent/assets/register.js";
+import { AssetRegister, type DeviceAsset, REFRESH_CHUNK } from "../../agent/assets/register.js";
+import { UNKNOWN_FORGET_AFTER_MISSES, unknownKey } from "../../agent/assets/unknown.js";
 import type { Clock } from "../../agent/clock.js";
 import type { DiscoveryReport, FoundDevice } from "../../agent/discovery.js";
 import { parsePolicy } from "../../agent/lifecycle/policy.js";
@@ -189,7 +190,7 @@ describe("open alarms and the readiness", () => {
     const { register, reopen } = setup([rx]);
     register.noteAlarms(rx.info, [alarm("a-1", "alarm"), alarm("t-1", "alarm", { test: true }), alarm("a-2", "alarm", { zone: { id: "13" } })]);
     expect(register.openAlarms().map((a) => a.alarm_id)).toEqual(["a-1", "a-2"]);
-    register.flushAlarmWrites();
+    register.close();
     expect(reopen().openAlarms().map((a) => a.alarm_id)).toEqual(["a-1", "a-2"]);
     register.noteAlarms(rx.info, [alarm("r-1", "restore", { ends: "a-1" })]);
     expect(register.openAlarms()).toMatchObject([{ alarm_id: "a-2", device: "panic-rx", type: "panic", zone: { id: "13" } }]);
