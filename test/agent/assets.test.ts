@@ -211,7 +211,15 @@ describe("the asset register in a running agent", () => {
     await sub.close();
     await broker.close();
 
-    await vi.waitFor(async () => expect((await ask<AssetReport>("report")).readiness.uplink.connected).toBe(false), { timeout: 10_000, interval: 50 });
+    // The uplink gone, and every camera's first poll recorded (first polls are spread over the interval).
+    await vi.waitFor(
+      async () => {
+        const now = await ask<AssetReport>("report");
+        expect(now.readiness.uplink.connected).toBe(false);
+        expect(now.devices.map((d) => d.status.state)).toEqual(["online", "online", "offline"]);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
     const r = await ask<AssetReport>("report");
     expect(r).toMatchObject({ schema: "campus-edge/asset-report/v1", campus: { id: "lincoln" }, gateway: { id: "gw-1" } });
     expect(r.devices.map((d) => d.id)).toEqual(["cam-ok", "cam-old", "cam-lib"]);
