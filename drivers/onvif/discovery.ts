@@ -10,8 +10,9 @@
  * on the LAN would crash the agent), and cannot probe by unicast.
  *
  * Found devices are only contacted when the params carry credentials
- * (params.identify), and then only with GetSystemDateAndTime and
- * GetDeviceInformation, a few at a time.
+ * (params.identify), and then only with GetSystemDateAndTime,
+ * GetDeviceInformation and GetNetworkInterfaces (for the MAC address), a few
+ * at a time.
  */
 import { randomUUID } from "node:crypto";
 import dgram from "node:dgram";
@@ -23,7 +24,7 @@ import { type Discovered, DriverError, type MetricValue, type PollContext } from
 import { type Credentials, endpoint, type OnvifOptions, onvifOptionsSchema, resolvePassword } from "./options.js";
 import { authenticate } from "./poll.js";
 import { CameraSession } from "./session.js";
-import { readClock } from "./steps.js";
+import { networkInterfaces, readClock } from "./steps.js";
 import { cleanField, element, find, text } from "./xml.js";
 
 export const MULTICAST_ADDRESS = "239.255.255.250";
@@ -277,9 +278,16 @@ function toDiscovered({ match, from }: Found): Discovered {
 }
 
 /**
- * GetSystemDateAndTime + GetDeviceInformation on each found device, four at
- * a time. Credentials only go to the address that answered the Probe: an
- * XAddr naming another host (a spoofed or confused answer) is not contacted.
+ * GetSystemDateAndTime + GetDeviceInformation, then GetNetworkInterfaces, on
+ * each found device, four at a time. Credentials only go to the address that
+ * answered the Probe: an XAddr naming another host (a spoofed or confused
+ * answer) is not contacted.
+ *
+ * The MAC address (what finds a rogue camera on the switches) is optional,
+ * as in identify(): GetNetworkInterfaces under the same per-call deadline
+ * (identify.timeout_ms), and whatever goes wrong with it (not implemented,
+ * refused, garbage, silent, even the signal aborting) leaves the identity
+ * already read in place, without mac, and says why in details.mac_error.
  */
 async function identifyAll(
   results: Discovered[],
@@ -307,13 +315,22 @@ async function identifyAll(
         clock,
       );
       try {
-        d.identity = await session.exclusive(ctx.signal, async () => {
+        await session.exclusive(ctx.signal, async () => {
           const time = await readClock(session, ctx.signal);
           session.noteDrift(time.value.driftMs);
-          return (await authenticate(session, ctx.signal, time.value.driftMs, o)).value;
+          const identity = (await authenticate(session, ctx.signal, time.value.driftMs, o)).value;
+          // Kept before the MAC is asked for: nothing that happens to that call may lose it.
+          d.identity = identity;
+          try {
+            const { mac } = (await networkInterfaces(session, ctx.signal, o.timeout_ms)).value;
+            // A value without a MAC is a failed step (steps.ts): undefined here only satisfies the type.
+            if (mac !== undefined) d.identity = { ...identity, mac };
+          } catch (e) {
+            details.mac_error = message(e);
+          }
         });
       } catch (e) {
-        details.identify_error = e instanceof Error ? e.message : String(e);
+        details.identify_error = message(e);
       } finally {
         session.close();
       }
@@ -321,3 +338,5 @@ async function identifyAll(
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
 }
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));

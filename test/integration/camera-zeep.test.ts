@@ -4,7 +4,8 @@
  * - Debian's python3-zeep builds the SOAP 1.2 requests from a WSDL
  *   (test/fixtures/onvif/device-media.wsdl), computes its own WS-Security
  *   UsernameToken digest, and validates and parses every answer with lxml
- *   (GetNetworkInterfaces against a WSDL of its own, below);
+ *   (GetNetworkInterfaces against the ONVIF schema's types for
+ *   tt:NetworkInterface);
  * - the expected local times come from the platform's IANA zone data (Intl),
  *   not from the simulator's POSIX TZ rules;
  * - curl computes HTTP Digest for the snapshot, and libjpeg-turbo's djpeg
@@ -12,7 +13,7 @@
  * Needs /usr/bin/python3 with python3-zeep, curl, and djpeg (libjpeg-turbo-progs).
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -153,118 +154,9 @@ describe("camera simulator, seen by python3-zeep", () => {
   });
 });
 
-/**
- * GetNetworkInterfaces, which device-media.wsdl does not cover: a WSDL of its
- * own, with the ONVIF schema's types for tt:NetworkInterface (ver10
- * onvif.xsd: DeviceEntity's token; Enabled, Info (Name?, HwAddress, MTU?),
- * Link, IPv4 (Enabled, Config: Manual*, LinkLocal?, FromDHCP?, DHCP), IPv6?,
- * Extension?), which zeep validates the answer against.
- */
-const NETWORK_WSDL = `<?xml version="1.0" encoding="UTF-8"?>
-<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap12="http://schemas.xmlsoap.org/wsdl/soap12/"
-  xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:tt="http://www.onvif.org/ver10/schema"
-  xmlns:tds="http://www.onvif.org/ver10/device/wsdl" targetNamespace="http://www.onvif.org/ver10/device/wsdl">
-  <wsdl:types>
-    <xs:schema targetNamespace="http://www.onvif.org/ver10/schema" elementFormDefault="qualified">
-      <xs:simpleType name="ReferenceToken"><xs:restriction base="xs:string"><xs:maxLength value="64"/></xs:restriction></xs:simpleType>
-      <xs:simpleType name="HwAddress"><xs:restriction base="xs:token"/></xs:simpleType>
-      <xs:simpleType name="IPv4Address"><xs:restriction base="xs:token"/></xs:simpleType>
-      <xs:simpleType name="IANA-IfTypes"><xs:restriction base="xs:int"/></xs:simpleType>
-      <xs:simpleType name="Duplex"><xs:restriction base="xs:string">
-        <xs:enumeration value="Full"/><xs:enumeration value="Half"/>
-      </xs:restriction></xs:simpleType>
-      <xs:complexType name="DeviceEntity"><xs:attribute name="token" type="tt:ReferenceToken" use="required"/></xs:complexType>
-      <xs:complexType name="NetworkInterfaceInfo"><xs:sequence>
-        <xs:element name="Name" type="xs:string" minOccurs="0"/><xs:element name="HwAddress" type="tt:HwAddress"/>
-        <xs:element name="MTU" type="xs:int" minOccurs="0"/>
-      </xs:sequence></xs:complexType>
-      <xs:complexType name="NetworkInterfaceConnectionSetting"><xs:sequence>
-        <xs:element name="AutoNegotiation" type="xs:boolean"/><xs:element name="Speed" type="xs:int"/>
-        <xs:element name="Duplex" type="tt:Duplex"/>
-      </xs:sequence></xs:complexType>
-      <xs:complexType name="NetworkInterfaceLink"><xs:sequence>
-        <xs:element name="AdminSettings" type="tt:NetworkInterfaceConnectionSetting"/>
-        <xs:element name="OperSettings" type="tt:NetworkInterfaceConnectionSetting"/>
-        <xs:element name="InterfaceType" type="tt:IANA-IfTypes"/>
-      </xs:sequence></xs:complexType>
-      <xs:complexType name="PrefixedIPv4Address"><xs:sequence>
-        <xs:element name="Address" type="tt:IPv4Address"/><xs:element name="PrefixLength" type="xs:int"/>
-      </xs:sequence></xs:complexType>
-      <xs:complexType name="IPv4Configuration"><xs:sequence>
-        <xs:element name="Manual" type="tt:PrefixedIPv4Address" minOccurs="0" maxOccurs="unbounded"/>
-        <xs:element name="LinkLocal" type="tt:PrefixedIPv4Address" minOccurs="0"/>
-        <xs:element name="FromDHCP" type="tt:PrefixedIPv4Address" minOccurs="0"/>
-        <xs:element name="DHCP" type="xs:boolean"/>
-        <xs:element name="Extension" type="xs:anyType" minOccurs="0"/>
-      </xs:sequence></xs:complexType>
-      <xs:complexType name="IPv4NetworkInterface"><xs:sequence>
-        <xs:element name="Enabled" type="xs:boolean"/><xs:element name="Config" type="tt:IPv4Configuration"/>
-      </xs:sequence></xs:complexType>
-      <xs:complexType name="NetworkInterface"><xs:complexContent><xs:extension base="tt:DeviceEntity"><xs:sequence>
-        <xs:element name="Enabled" type="xs:boolean"/>
-        <xs:element name="Info" type="tt:NetworkInterfaceInfo" minOccurs="0"/>
-        <xs:element name="Link" type="tt:NetworkInterfaceLink" minOccurs="0"/>
-        <xs:element name="IPv4" type="tt:IPv4NetworkInterface" minOccurs="0"/>
-        <xs:element name="IPv6" type="xs:anyType" minOccurs="0"/>
-        <xs:element name="Extension" type="xs:anyType" minOccurs="0"/>
-      </xs:sequence></xs:extension></xs:complexContent></xs:complexType>
-    </xs:schema>
-    <xs:schema targetNamespace="http://www.onvif.org/ver10/device/wsdl" elementFormDefault="qualified">
-      <xs:import namespace="http://www.onvif.org/ver10/schema"/>
-      <xs:element name="GetNetworkInterfaces"><xs:complexType><xs:sequence/></xs:complexType></xs:element>
-      <xs:element name="GetNetworkInterfacesResponse"><xs:complexType><xs:sequence>
-        <xs:element name="NetworkInterfaces" type="tt:NetworkInterface" maxOccurs="unbounded"/>
-      </xs:sequence></xs:complexType></xs:element>
-    </xs:schema>
-  </wsdl:types>
-  <wsdl:message name="GetNetworkInterfacesRequest"><wsdl:part name="parameters" element="tds:GetNetworkInterfaces"/></wsdl:message>
-  <wsdl:message name="GetNetworkInterfacesResponse"><wsdl:part name="parameters" element="tds:GetNetworkInterfacesResponse"/></wsdl:message>
-  <wsdl:portType name="Device">
-    <wsdl:operation name="GetNetworkInterfaces"><wsdl:input message="tds:GetNetworkInterfacesRequest"/><wsdl:output message="tds:GetNetworkInterfacesResponse"/></wsdl:operation>
-  </wsdl:portType>
-  <wsdl:binding name="DeviceBinding" type="tds:Device">
-    <soap12:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
-    <wsdl:operation name="GetNetworkInterfaces"><soap12:operation soapAction="http://www.onvif.org/ver10/device/wsdl/GetNetworkInterfaces"/>
-      <wsdl:input><soap12:body use="literal"/></wsdl:input><wsdl:output><soap12:body use="literal"/></wsdl:output></wsdl:operation>
-  </wsdl:binding>
-</wsdl:definitions>
-`;
-
-/** zeep calls GetNetworkInterfaces, signed with its own UsernameToken digest: the interfaces as it parsed them, or the fault. */
-const NETWORK_ZEEP = `
-import json, sys
-from zeep import Client, Settings
-from zeep.exceptions import Fault
-from zeep.transports import Transport
-from zeep.wsse.username import UsernameToken
-wsdl, url, user, password = sys.argv[1:5]
-client = Client(wsdl, wsse=UsernameToken(user, password, use_digest=True), transport=Transport(timeout=5, operation_timeout=5), settings=Settings(strict=True))
-device = client.create_service("{http://www.onvif.org/ver10/device/wsdl}DeviceBinding", url)
-try:
-    nics = device.GetNetworkInterfaces()
-    print(json.dumps({"interfaces": [{
-        "token": n.token, "enabled": n.Enabled, "name": n.Info.Name, "hw": n.Info.HwAddress, "mtu": n.Info.MTU,
-        "duplex": n.Link.OperSettings.Duplex, "ipv4": [m.Address for m in n.IPv4.Config.Manual] if n.IPv4 is not None else None,
-    } for n in nics]}))
-except Fault as f:
-    print(json.dumps({"fault": f.code, "subcodes": [[q.namespace, q.localname] for q in f.subcodes or []]}))
-`;
-
 describe("camera GetNetworkInterfaces, seen by python3-zeep", () => {
-  let dir: string;
-  let wsdl: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "camera-network-"));
-    wsdl = join(dir, "network.wsdl");
-    writeFileSync(wsdl, NETWORK_WSDL);
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  async function interfaces(cam: SimCamera, password = "secret"): Promise<Record<string, unknown>> {
-    const r = await run(PYTHON, ["-c", NETWORK_ZEEP, wsdl, cam.deviceServiceUrl, "admin", password]);
-    if (r.code !== 0) throw new Error(`zeep GetNetworkInterfaces exited ${r.code}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as Record<string, unknown>;
-  }
+  /** zeep calls GetNetworkInterfaces, signed with its own UsernameToken digest: the interfaces as it parsed them, or the fault. */
+  const interfaces = (cam: SimCamera, password = "secret") => zeep("interfaces", cam.deviceServiceUrl, "admin", password);
 
   it("answers with one enabled interface that validates against the ONVIF schema's types, with the camera's MAC", async () => {
     const cam = await camera({ macAddress: "00:40:8C:12:34:56" });
