@@ -51,7 +51,7 @@ export const discoverParamsSchema = z.strictObject({
       timeout_ms: z.int().positive().default(3000),
     })
     .optional()
-    .describe("Credentials to read each found device's identity with (GetDeviceInformation). Without them, nothing found is contacted."),
+    .describe("Credentials to read each found device's identity with (GetDeviceInformation, and the MAC address with GetNetworkInterfaces). Without them, nothing found is contacted."),
 });
 export type DiscoverParams = z.output<typeof discoverParamsSchema>;
 
