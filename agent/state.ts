@@ -50,6 +50,13 @@ export class StateStore {
   private readonly db: Database.Database;
   private readonly getStmt: Database.Statement<[string], { status: string | null; identity: string | null; asset: string | null }>;
   private readonly putAsset: Database.Statement<[string, string]>;
+  private readonly unknownRows: Database.Statement<[], { row: string }>;
+  private readonly putUnknown: Database.Statement<[string, string]>;
+  private readonly deleteUnknown: Database.Statement<[string]>;
+  private readonly openAlarmRows: Database.Statement<[], { row: string }>;
+  private readonly putOpenAlarm: Database.Statement<[string, string, string]>;
+  private readonly deleteOpenAlarm: Database.Statement<[string]>;
+  private readonly deleteDeviceAlarms: Database.Statement<[string]>;
   private readonly putStatus: Database.Statement<[string, string]>;
   private readonly putIdentity: Database.Statement<[string, string]>;
   private readonly deleteStmt: Database.Statement<[string]>;
@@ -70,6 +77,13 @@ export class StateStore {
     this.putAsset = this.db.prepare(
       "INSERT INTO device_memory (device, asset) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET asset = excluded.asset",
     );
+    this.unknownRows = this.db.prepare("SELECT row FROM unknown_asset ORDER BY key");
+    this.putUnknown = this.db.prepare("INSERT INTO unknown_asset (key, row) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET row = excluded.row");
+    this.deleteUnknown = this.db.prepare("DELETE FROM unknown_asset WHERE key = ?");
+    this.openAlarmRows = this.db.prepare("SELECT row FROM open_alarm ORDER BY rowid");
+    this.putOpenAlarm = this.db.prepare("INSERT OR REPLACE INTO open_alarm (alarm_id, device, row) VALUES (?, ?, ?)");
+    this.deleteOpenAlarm = this.db.prepare("DELETE FROM open_alarm WHERE alarm_id = ?");
+    this.deleteDeviceAlarms = this.db.prepare("DELETE FROM open_alarm WHERE device = ?");
     this.putStatus = this.db.prepare(
       "INSERT INTO device_memory (device, status) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET status = excluded.status",
     );
@@ -99,35 +113,29 @@ export class StateStore {
   }
 
   unknownAssets(): UnknownAssetMemory[] {
-    return this.db
-      .prepare<[], { row: string }>("SELECT row FROM unknown_asset ORDER BY key")
-      .all()
-      .map((r) => JSON.parse(r.row) as UnknownAssetMemory);
+    return this.unknownRows.all().map((r) => JSON.parse(r.row) as UnknownAssetMemory);
   }
 
   setUnknownAsset(asset: UnknownAssetMemory): void {
     const json = JSON.stringify(asset);
-    this.write(() => this.db.prepare("INSERT INTO unknown_asset (key, row) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET row = excluded.row").run(asset.key, json));
+    this.write(() => this.putUnknown.run(asset.key, json));
   }
 
   forgetUnknownAsset(key: string): void {
-    this.write(() => this.db.prepare("DELETE FROM unknown_asset WHERE key = ?").run(key));
+    this.write(() => this.deleteUnknown.run(key));
   }
 
   openAlarms(): OpenAlarmMemory[] {
-    return this.db
-      .prepare<[], { row: string }>("SELECT row FROM open_alarm ORDER BY rowid")
-      .all()
-      .map((r) => JSON.parse(r.row) as OpenAlarmMemory);
+    return this.openAlarmRows.all().map((r) => JSON.parse(r.row) as OpenAlarmMemory);
   }
 
   setOpenAlarm(alarm: OpenAlarmMemory): void {
     const json = JSON.stringify(alarm);
-    this.write(() => this.db.prepare("INSERT OR REPLACE INTO open_alarm (alarm_id, device, row) VALUES (?, ?, ?)").run(alarm.alarmId, alarm.device, json));
+    this.write(() => this.putOpenAlarm.run(alarm.alarmId, alarm.device, json));
   }
 
   closeAlarm(alarmId: string): void {
-    this.write(() => this.db.prepare("DELETE FROM open_alarm WHERE alarm_id = ?").run(alarmId));
+    this.write(() => this.deleteOpenAlarm.run(alarmId));
   }
 
   setStatus(device: string, status: DeviceStatus): void {
@@ -144,7 +152,7 @@ export class StateStore {
   forget(device: string): void {
     this.write(() => {
       this.deleteStmt.run(device);
-      this.db.prepare("DELETE FROM open_alarm WHERE device = ?").run(device);
+      this.deleteDeviceAlarms.run(device);
     });
   }
 
