@@ -71,6 +71,18 @@ export interface DeviceObserver {
   forget(ids: readonly string[]): void;
 }
 
+/** What the agent keeps of a device for the asset register, from when it began watching it. */
+interface Watched {
+  /** Wall ms when the device was added (at start, or by a reload). */
+  since: number;
+  /** A poll result was recorded since. */
+  polled: boolean;
+  /** Its clock minus the gateway's at its last successful poll (metric clock_drift_ms); null when it reports none. */
+  clockDriftMs: number | null;
+  /** Wall ms of its last identity read. */
+  identityReadAt: number | undefined;
+}
+
 /** Results stored per batch at most; more wait for the next turn, so that sockets are read in between. */
 const RECORD_BATCH = 64;
 
@@ -83,12 +95,8 @@ export class DeviceManager {
   private readonly drivers = new Map<string, Driver<unknown>>();
   private devices = new Map<string, DeviceConfig>();
   private readonly identities = new Map<string, Identity>();
-  private readonly identityReadAt = new Map<string, number>();
-  /** From each device's last poll: its clock minus the gateway's (metric clock_drift_ms), null when it reports none. */
-  private readonly clockDrift = new Map<string, number | null>();
-  private readonly watchedSince = new Map<string, number>();
-  /** Devices with a poll result recorded since the agent started watching them. */
-  private readonly polled = new Set<string>();
+  /** What the asset register reads of each device besides its status and identity (DeviceAsset). */
+  private readonly watch = new Map<string, Watched>();
   private observer: DeviceObserver | undefined;
   private readonly refs = new Map<string, DeviceRef<unknown>>();
   /** Each device's driver memory (Reading.memory), as last stored, and its JSON. */
@@ -129,10 +137,7 @@ export class DeviceManager {
         this.deps.status.forget(id);
         this.deps.state.forget(id);
         this.identities.delete(id);
-        this.identityReadAt.delete(id);
-        this.clockDrift.delete(id);
-        this.watchedSince.delete(id);
-        this.polled.delete(id);
+        this.watch.delete(id);
         this.refs.delete(id);
         if (this.driverMemory.delete(id)) this.deps.messages.deviceOutput(deviceInfo(old), {}, { key: memoryKey(id), value: null });
         this.deps.messages.clearDeviceStatus(id);
@@ -151,7 +156,7 @@ export class DeviceManager {
         result.changed.push(id);
       } else {
         result.added.push(id);
-        this.watchedSince.set(id, this.deps.clock.now());
+        this.watched(id); // watching begins now
         this.remember(id);
       }
       this.deps.scheduler.upsert(this.job(device, config));
@@ -179,16 +184,27 @@ export class DeviceManager {
   }
 
   private assetOf(d: DeviceConfig): DeviceAsset {
+    const w = this.watched(d.id);
     return {
       config: d,
       info: deviceInfo(d),
       status: this.deps.status.get(d.id),
       identity: this.identities.get(d.id),
-      identityReadAt: this.identityReadAt.get(d.id),
-      clockDriftMs: this.clockDrift.get(d.id) ?? null,
-      watchedSince: this.watchedSince.get(d.id) ?? this.deps.clock.now(),
-      polled: this.polled.has(d.id),
+      identityReadAt: w.identityReadAt,
+      clockDriftMs: w.clockDriftMs,
+      watchedSince: w.since,
+      polled: w.polled,
     };
+  }
+
+  /** A configured device's record, made when it is added (apply()); removed with the device. */
+  private watched(id: string): Watched {
+    let w = this.watch.get(id);
+    if (w === undefined) {
+      w = { since: this.deps.clock.now(), polled: false, clockDriftMs: null, identityReadAt: undefined };
+      this.watch.set(id, w);
+    }
+    return w;
   }
 
   info(id: string): DeviceInfo | undefined {
@@ -255,7 +271,7 @@ export class DeviceManager {
   }
 
   private onIdentity(info: DeviceInfo, reported: Identity): void {
-    this.identityReadAt.set(info.id, this.deps.clock.now());
+    this.watched(info.id).identityReadAt = this.deps.clock.now();
     const before = this.identities.get(info.id);
     const changed = identityChanges(before, reported);
     if (changed.length === 0) return;
@@ -503,8 +519,9 @@ export class DeviceManager {
             }
             if (reading?.identity) this.onIdentity(info, reading.identity);
             if (reading) this.onDriverOutput(info, reading, log, after);
-            if (reading) this.clockDrift.set(device.id, typeof reading.metrics.clock_drift_ms === "number" ? reading.metrics.clock_drift_ms : null);
-            this.polled.add(device.id);
+            const w = this.watched(device.id);
+            if (reading) w.clockDriftMs = typeof reading.metrics.clock_drift_ms === "number" ? reading.metrics.clock_drift_ms : null;
+            w.polled = true;
             this.observer?.update(device.id);
           } catch (err) {
             log.error({ err }, "could not record a poll result");
