@@ -309,6 +309,11 @@ export class Agent {
       if (devices === null) throw new ControlError("failed", "the agent is not running its devices");
       return devices;
     };
+    const assets = (): Assets => {
+      running();
+      if (this.assets === null) throw new ControlError("failed", "the agent is stopping");
+      return this.assets;
+    };
     try {
       this.control = await ControlServer.open({
         path: c.socket,
@@ -324,17 +329,8 @@ export class Agent {
             const r = await deviceRequest(() => running().probe(device, timeoutMs));
             return { ...r, agent: this.about() };
           },
-          discover: async () => {
-            running();
-            const assets = this.assets;
-            if (assets === null) throw new ControlError("failed", "the agent is stopping");
-            return { ...(await assets.reconcile()), campus: this.config.campus.id, agent: this.about() };
-          },
-          report: () => {
-            running();
-            if (this.assets === null) throw new ControlError("failed", "the agent is stopping");
-            return Promise.resolve({ ...this.assets.report(), agent: this.about() });
-          },
+          discover: async () => ({ ...(await assets().reconcile()), campus: this.config.campus.id, agent: this.about() }),
+          report: () => Promise.resolve({ ...assets().report(), agent: this.about() }),
           "test-alarm": async (params) => {
             const device = params.device;
             const input = params.input;

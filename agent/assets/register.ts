@@ -157,7 +157,10 @@ export class AssetRegister {
     this.discovery = { at: now, found, notFound };
     const { fresh, gone } = this.unknown.reconcile(report);
     this.refreshAll(false);
-    const missing = this.rows().filter((r) => r.presence === "missing").map((r) => r.id);
+    const missing = this.deps.source
+      .assets()
+      .filter((a) => this.presence(a) === "missing")
+      .map((a) => a.config.id);
     return { unknown: this.unknown.size, new_unknown: fresh, gone, missing };
   }
 
