@@ -230,6 +230,7 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-function stripUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+/** The object without its undefined fields (JSON would drop them; a payload's schema must not see them). */
+export function stripUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }

@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { DeviceAlarm } from "../../drivers/contract.js";
 import type { OpenAlarm } from "../mqtt/asset-contract.js";
+import { stripUndefined } from "../messages.js";
 import { isoTime } from "../mqtt/contract-fields.js";
 import type { OpenAlarmMemory, StateStore } from "../state.js";
 
@@ -84,6 +85,5 @@ export class OpenAlarms {
 
 function zoneOf(z: OpenAlarmMemory["zone"]): OpenAlarm["zone"] {
   if (z === null) return null;
-  const location = z.location === undefined ? undefined : Object.fromEntries(Object.entries(z.location).filter(([, v]) => v !== undefined));
-  return { id: z.id, ...(z.name !== undefined ? { name: z.name } : {}), ...(location !== undefined ? { location } : {}) };
+  return { id: z.id, ...(z.name !== undefined ? { name: z.name } : {}), ...(z.location !== undefined ? { location: stripUndefined({ ...z.location }) } : {}) };
 }

@@ -23,7 +23,7 @@ import type { Clock } from "../clock.js";
 import type { DiscoveryReport } from "../discovery.js";
 import type { LoadedPolicy } from "../lifecycle/policy.js";
 import { type Compliance, complianceChange, evaluate } from "../lifecycle/evaluate.js";
-import type { DeviceInfo, Messages } from "../messages.js";
+import { type DeviceInfo, type Messages, stripUndefined } from "../messages.js";
 import type { OpenAlarm, Presence, Readiness } from "../mqtt/asset-contract.js";
 import { isoTime } from "../mqtt/contract-fields.js";
 import type { AssetMemory, StateStore } from "../state.js";
@@ -372,8 +372,4 @@ function asCompliance(failing: readonly string[]): Compliance {
 
 function lifecycleOf(d: DeviceConfig): ReportDevice["lifecycle"] {
   return stripUndefined({ ...d.lifecycle });
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
