@@ -9,18 +9,17 @@
  * not_seen fails 90 s after the start (the demo policy's limit for
  * safety-critical devices), so the report's test waits for it.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { AssetReport } from "../../agent/assets/report-types.js";
 import type { DiscoveryReport } from "../../agent/discovery.js";
 import { COMPLIANCE_RULES } from "../../agent/lifecycle/evaluate.js";
 import { DEMO_DEVICES, DEMO_MISSING, DEMO_UNCONFIGURED } from "../../scripts/sim/demo-campus.js";
-import { type Recorder, record } from "../helpers/mqtt.js";
+import { record } from "../helpers/mqtt.js";
 import { expectValidPayloads } from "../helpers/schemas.js";
-import { CLI, runCli } from "./helpers/agent-process.js";
+import { type DemoProcess, runCli, startDemo } from "./helpers/agent-process.js";
 
 const DEMO_CONFIG = join(import.meta.dirname, "..", "..", "config", "demo.yaml");
 
@@ -36,39 +35,16 @@ const EXPECTED: Record<(typeof COMPLIANCE_RULES)[number], string> = {
 };
 
 describe("the asset register on the demo campus", () => {
-  const demo = { dir: "", socket: "", port: 0, child: null as ChildProcess | null, exited: Promise.resolve<number | null>(null), sub: null as Recorder | null };
+  let demo: DemoProcess;
 
   beforeAll(async () => {
-    demo.dir = mkdtempSync(join(tmpdir(), "demo-assets-"));
-    demo.socket = join(demo.dir, "campus-agent.sock");
-    const child = spawn(process.execPath, [CLI, "demo", "--broker-port", "0", "--data-dir", demo.dir], { stdio: ["ignore", "pipe", "pipe"] });
-    demo.child = child;
-    demo.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.resume();
-    await vi.waitFor(
-      () => {
-        const m = /"port":(\d+),"msg":"embedded MQTT broker listening"/.exec(out);
-        if (!m) throw new Error("no broker yet");
-        demo.port = Number(m[1]);
-      },
-      { timeout: 15_000, interval: 25 },
-    );
-    demo.sub = await record(`mqtt://127.0.0.1:${demo.port}`, "campus/demo-hs/#");
+    demo = await startDemo({ topic: "campus/demo-hs/#" });
   });
 
-  afterAll(async () => {
-    await demo.sub?.close();
-    if (demo.child?.exitCode === null) demo.child.kill("SIGTERM");
-    await demo.exited;
-    rmSync(demo.dir, { recursive: true, force: true });
-  });
+  afterAll(() => demo.stop());
 
   it("discover through the running agent finds the unknown camera and Modbus unit and the missing camera, and publishes them as retained unknown assets", async () => {
-    const sub = demo.sub as Recorder;
+    const sub = demo.sub;
     const r = await runCli(["discover", "--json", "--socket", demo.socket, "--config", DEMO_CONFIG], { timeoutMs: 120_000 });
     expect(r.code).toBe(1);
     const d = JSON.parse(r.stdout) as DiscoveryReport & { via: string };
@@ -149,7 +125,7 @@ describe("the asset register on the demo campus", () => {
   });
 
   it("every asset-register payload on the broker validates against its committed schema, and the readiness is retained", async () => {
-    const sub = demo.sub as Recorder;
+    const sub = demo.sub;
     await sub.waitFor((m) => m.some((x) => x.topic === "campus/demo-hs/gateway/gw-demo/readiness"));
     expectValidPayloads(sub.messages.filter((m) => /\/(inventory|compliance|readiness|event)$|\/unknown\//.test(m.topic)));
     const late = await record(`mqtt://127.0.0.1:${demo.port}`, "campus/demo-hs/gateway/gw-demo/readiness");

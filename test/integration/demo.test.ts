@@ -1,63 +1,22 @@
 /** The README's first command: the demo campus, on its embedded broker, publishes within seconds. */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, expect, it, vi } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { DEMO_CAMPUS, DEMO_DOORS, DEMO_PANIC_RECEIVERS } from "../../scripts/sim/demo-campus.js";
-import { type Recorder, record } from "../helpers/mqtt.js";
+import type { Recorder } from "../helpers/mqtt.js";
 import { expectValidPayloads } from "../helpers/schemas.js";
-import { CLI } from "./helpers/agent-process.js";
+import { type DemoProcess, startDemo as startDemoProcess } from "./helpers/agent-process.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-interface Demo {
-  child: ChildProcess;
-  dir: string;
-  sub: Recorder;
-  started: number;
-  stderr(): string;
-  exited: Promise<number | null>;
-}
-
-/** `campus-agent demo` on a free broker port and a temporary data folder, with a subscriber on everything it publishes. */
-async function startDemo(env: NodeJS.ProcessEnv = {}): Promise<Demo> {
-  const dir = mkdtempSync(join(tmpdir(), "demo-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  // Port 0: a free port for the embedded broker, so the test cannot collide with anything on 1883.
-  const child: ChildProcess = spawn(process.execPath, [CLI, "demo", "--broker-port", "0", "--data-dir", dir], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  cleanups.push(async () => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await exited;
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const started = Date.now();
-  let port = 0;
-  await vi.waitFor(
-    () => {
-      const m = /"port":(\d+),"msg":"embedded MQTT broker listening"/.exec(out);
-      if (!m) throw new Error(`no broker yet; stderr: ${err.slice(-300)}`);
-      port = Number(m[1]);
-    },
-    { timeout: 15_000, interval: 25 },
-  );
-  const sub = await record(`mqtt://127.0.0.1:${port}`, "campus/#");
-  cleanups.push(() => sub.close());
-  return { child, dir, sub, started, stderr: () => err, exited };
+/** The demo, stopped (SIGKILL if a test left it running) and its folder removed after the test. */
+async function startDemo(env: NodeJS.ProcessEnv = {}): Promise<DemoProcess> {
+  const demo = await startDemoProcess({ env });
+  cleanups.push(() => demo.stop("SIGKILL"));
+  return demo;
 }
 
 const statusOf = (sub: Recorder, id: string) => sub.json(`/device/${id}/status`);

@@ -11,52 +11,32 @@
  * never change (a clock 90 s fast, a refused password) and their firmware
  * are fixed facts too.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { extract } from "tar";
 import type { BundleSummary } from "../../agent/commands/bundle.js";
 import type { DevicesView, StatusView } from "../../agent/control/views.js";
 import type { DiscoveryReport } from "../../agent/discovery.js";
 import { VERSION } from "../../agent/version.js";
 import { DEMO_CAMERA_PASSWORD, DEMO_CAMERAS, DEMO_DEVICES, DEMO_DOORS, DEMO_MISSING } from "../../scripts/sim/demo-campus.js";
-import { type Recorder, record } from "../helpers/mqtt.js";
 import { startModbusSim } from "../../scripts/sim/modbus-server.js";
 import { startNetDevice } from "../../scripts/sim/netdevice.js";
-import { CLI, runCli, scratchDir, startAgent, writeCampusConfig } from "./helpers/agent-process.js";
+import { type DemoProcess, runCli, scratchDir, startAgent, startDemo, writeCampusConfig } from "./helpers/agent-process.js";
 
 const DEMO_CONFIG = join(import.meta.dirname, "..", "..", "config", "demo.yaml");
 const serialDoors = DEMO_DOORS.filter((d) => d.link.transport === "rtu").map((d) => d.id);
 const cameraIds = DEMO_CAMERAS.map((d) => d.id);
 
 describe("campus-agent status and devices on the demo campus", () => {
-  const demo = { dir: "", socket: "", port: 0, child: null as ChildProcess | null, exited: Promise.resolve<number | null>(null), sub: null as Recorder | null };
+  let demo: DemoProcess;
 
   beforeAll(async () => {
-    demo.dir = mkdtempSync(join(tmpdir(), "demo-status-"));
-    demo.socket = join(demo.dir, "campus-agent.sock");
     // No PATH: the campus cannot find socat (node is started by its absolute path).
-    const child = spawn(process.execPath, [CLI, "demo", "--broker-port", "0", "--data-dir", demo.dir], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: "" } });
-    demo.child = child;
-    demo.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.resume();
-    await vi.waitFor(
-      () => {
-        const m = /"port":(\d+),"msg":"embedded MQTT broker listening"/.exec(out);
-        if (!m) throw new Error("no broker yet");
-        demo.port = Number(m[1]);
-      },
-      { timeout: 15_000, interval: 25 },
-    );
-    const sub = await record(`mqtt://127.0.0.1:${demo.port}`, "campus/demo-hs/device/#");
-    demo.sub = sub;
+    demo = await startDemo({ env: { PATH: "" }, topic: "campus/demo-hs/device/#" });
+    const sub = demo.sub;
     const latest = (id: string) => sub.json(`/device/${id}/status`).at(-1);
     const identified = (id: string) => sub.json(`/device/${id}/event`).some((e) => e.type === "identity_changed");
     // Every device has a status (none is "unknown"), the serial doors are offline, the cameras that answer have told
@@ -72,12 +52,7 @@ describe("campus-agent status and devices on the demo campus", () => {
     );
   });
 
-  afterAll(async () => {
-    await demo.sub?.close();
-    if (demo.child?.exitCode === null) demo.child.kill("SIGTERM");
-    await demo.exited;
-    rmSync(demo.dir, { recursive: true, force: true });
-  });
+  afterAll(() => demo.stop());
 
   it("status shows the gateway at a glance and exits 1, naming the offline doors on the RS-485 line", async () => {
     const r = await runCli(["status", "--socket", demo.socket]);
@@ -108,7 +83,7 @@ describe("campus-agent status and devices on the demo campus", () => {
     const v = JSON.parse(r.stdout) as StatusView & { ok: boolean; problems: string[] };
     expect(v).toMatchObject({
       ok: false,
-      agent: { version: VERSION, pid: demo.child?.pid },
+      agent: { version: VERSION, pid: demo.child.pid },
       campus: "demo-hs",
       gateway: "gw-demo",
       broker: { url: `mqtt://127.0.0.1:${demo.port}`, embedded: true, connected: true, last_error: null },

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { vi } from "vitest";
 import { stringify } from "yaml";
+import { type Recorder, record } from "../../helpers/mqtt.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 export const CLI = join(ROOT, "dist", "agent", "cli.js");
@@ -90,6 +91,71 @@ export function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}): Age
       return exited;
     },
   };
+}
+
+export interface DemoProcess {
+  child: ChildProcess;
+  /** Its data folder: outbox, serial lines, control socket. */
+  dir: string;
+  /** Its control socket, in `dir`. */
+  socket: string;
+  /** The embedded broker's port. */
+  port: number;
+  /** A subscriber on the demo's broker. */
+  sub: Recorder;
+  /** Wall ms when the demo was started. */
+  started: number;
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** Close the subscriber, stop the demo with `signal` if it still runs, remove its data folder. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * `campus-agent demo` (the built CLI, its own process) on a free broker port
+ * and a temporary data folder, with a subscriber on `topic` once its broker
+ * listens. `env` adds to this process's environment.
+ */
+export async function startDemo(opts: { env?: NodeJS.ProcessEnv; topic?: string } = {}): Promise<DemoProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "demo-"));
+  // Port 0: a free port for the embedded broker, so the test cannot collide with anything on 1883.
+  const child = spawn(process.execPath, [CLI, "demo", "--broker-port", "0", "--data-dir", dir], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...opts.env },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    await sub?.close();
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let sub: Recorder | undefined;
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const started = Date.now();
+  let port = 0;
+  try {
+    await vi.waitFor(
+      () => {
+        const m = /"port":(\d+),"msg":"embedded MQTT broker listening"/.exec(out);
+        if (!m) throw new Error(`no broker yet; stderr: ${err.slice(-300)}`);
+        port = Number(m[1]);
+      },
+      { timeout: 15_000, interval: 25 },
+    );
+    sub = await record(`mqtt://127.0.0.1:${port}`, opts.topic ?? "campus/#");
+  } catch (e) {
+    await stop("SIGKILL");
+    throw e;
+  }
+  return { child, dir, socket: join(dir, "campus-agent.sock"), port, sub, started, stderr: () => err, exited, stop };
 }
 
 /** A scratch folder for one agent's config and outbox, removed by a cleanup pushed onto `cleanups`. */
