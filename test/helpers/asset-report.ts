@@ -38,6 +38,16 @@ function device(over: Partial<ReportDevice> & Pick<ReportDevice, "id" | "kind" |
   };
 }
 
+/** Why assetReport()'s campus is not ready, as the text report and the command's summary end (written out, not computed). */
+export const FIXTURE_NOT_READY = [
+  "NOT READY (4):",
+  "  - 1 safety-critical device not online: intercom-main (offline)",
+  "  - 2 safety-critical devices not compliant: cam-gym, intercom-main",
+  "  - 1 missing asset (configured, never answered): intercom-main",
+  "  - 2 unknown assets on the campus network (found by discovery, not in the config)",
+  "",
+].join("\n");
+
 export function assetReport(): AssetReport {
   const devices: ReportDevice[] = [
     device({
