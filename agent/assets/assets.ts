@@ -67,7 +67,7 @@ export class Assets {
   start(policy: LoadedPolicy | undefined): void {
     this.register.setPolicy(policy);
     this.deps.devices.observe(this.register);
-    this.tickTimer = setInterval(() => this.inBatch(() => this.register.tick()), TICK_MS);
+    this.tickTimer = setInterval(() => this.register.tick(), TICK_MS);
     this.tickTimer.unref();
     this.startDiscovery();
   }
@@ -82,7 +82,7 @@ export class Assets {
     const before = prev.policy?.sha256;
     const after = next.policy?.sha256;
     if (before === after && prev.policy?.file === next.policy?.file) return;
-    this.inBatch(() => this.register.setPolicy(next.policy));
+    this.register.setPolicy(next.policy);
     const rows = this.register.rows();
     const nonCompliant = rows.filter((r) => !r.compliance.compliant).map((r) => r.id);
     const p = next.policy;
@@ -142,7 +142,7 @@ export class Assets {
 
   /** The inventory cron: every device's inventory and compliance, published again. */
   cycle(): void {
-    this.inBatch(() => this.register.cycle());
+    this.register.cycle();
     this.publishReadiness();
   }
 
@@ -207,7 +207,11 @@ export class Assets {
     });
   }
 
-  /** What fn publishes and remembers, stored in one transaction of each store (one sync, not one per message). */
+  /**
+   * What fn publishes and remembers, stored in one transaction of each store
+   * (one sync, not one per message): the register's batch for each chunk of
+   * a refresh, and a reconciliation's unknown assets.
+   */
   private inBatch<T>(fn: () => T): T {
     return this.deps.state.batch(() => this.deps.outbox.batch(fn));
   }
