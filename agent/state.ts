@@ -8,6 +8,7 @@
  */
 import Database from "better-sqlite3";
 import type { Identity, Location } from "../drivers/contract.js";
+import type { ComplianceRule } from "./lifecycle/evaluate.js";
 import type { DeviceStatus } from "./status.js";
 
 export interface DeviceMemory {
@@ -20,7 +21,7 @@ export interface DeviceMemory {
 /** What the asset register must remember across restarts so that it reports only real changes. */
 export interface AssetMemory {
   /** The compliance rules failing when it was last published, in order; null when no policy was loaded. */
-  failing: string[] | null;
+  failing: ComplianceRule[] | null;
   /** Wall ms since when exactly those rules fail. */
   since: number;
 }

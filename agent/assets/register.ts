@@ -22,7 +22,7 @@ import type { DeviceAlarm, Identity } from "../../drivers/contract.js";
 import type { Clock } from "../clock.js";
 import type { DiscoveryReport } from "../discovery.js";
 import type { LoadedPolicy } from "../lifecycle/policy.js";
-import { type Compliance, complianceChange, evaluate } from "../lifecycle/evaluate.js";
+import { type Compliance, complianceChange, evaluate, failingRules } from "../lifecycle/evaluate.js";
 import { type DeviceInfo, type Messages, stripUndefined } from "../messages.js";
 import type { OpenAlarm, Presence, Readiness } from "../mqtt/asset-contract.js";
 import { isoTime } from "../mqtt/contract-fields.js";
@@ -290,7 +290,7 @@ export class AssetRegister {
     if (!a.polled) return;
     const result = this.policy === undefined ? null : this.evaluate(a, now);
     p.result = result;
-    const failing = result === null ? null : result.failing.map((f) => f.rule);
+    const failing = result === null ? null : failingRules(result);
     const before = p.memory;
     const rulesChanged = before === undefined || JSON.stringify(before.failing) !== JSON.stringify(failing);
     const memory: AssetMemory = rulesChanged ? { failing, since: now } : before;
@@ -314,7 +314,7 @@ export class AssetRegister {
     if (rulesChanged) {
       p.memory = memory;
       this.deps.state.setAsset(id, memory);
-      const change = result === null ? undefined : complianceChange(before?.failing == null ? undefined : asCompliance(before.failing), result);
+      const change = failing === null ? undefined : complianceChange(before?.failing ?? undefined, failing);
       if (change !== undefined && result !== null) {
         const texts = [
           ...change.raised.map((r) => `${r} failing`),
@@ -325,7 +325,7 @@ export class AssetRegister {
           raised: change.raised,
           cleared: change.cleared,
           compliant: result.compliant,
-          failing: result.failing.map((f) => f.rule),
+          failing: failingRules(result),
         });
         this.deps.log.info({ device: id, raised: change.raised, cleared: change.cleared }, "device compliance changed");
       }
@@ -363,11 +363,6 @@ export class AssetRegister {
     if (a.status?.state === "offline" || this.discovery?.notFound.has(a.config.id) === true) return "missing";
     return "pending";
   }
-}
-
-/** A previous evaluation, as far as the rule names remembered tell. */
-function asCompliance(failing: readonly string[]): Compliance {
-  return { compliant: failing.length === 0, failing: failing.map((rule) => ({ rule: rule as Compliance["failing"][number]["rule"], text: "", details: {} })), unchecked: [] };
 }
 
 function lifecycleOf(d: DeviceConfig): ReportDevice["lifecycle"] {

@@ -228,16 +228,25 @@ function checkNotSeen({ device, policy, now, fail, skip }: Context): void {
   fail("not_seen", `never seen since watching began at ${iso(device.watchedSince)}${status}; ${allowed}`, { ...details, watched_since: iso(device.watchedSince) });
 }
 
+/** The rules a compliance state fails, in COMPLIANCE_RULES order. */
+export function failingRules(c: Compliance): ComplianceRule[] {
+  return c.failing.map((f) => f.rule);
+}
+
 /**
  * How compliance changed, for the event that a change is: the rules that
  * started and stopped failing, or undefined when the same rules fail (their
  * values may differ: a device still outdated after an upgrade is no news).
- * With no previous evaluation, every failing rule is new: pass the last one
+ * Takes failing rules (failingRules()), which is what is remembered across
+ * restarts. With none before, every failing rule is new: pass the last ones
  * published, across restarts, to avoid repeating them.
  */
-export function complianceChange(prev: Compliance | undefined, next: Compliance): { raised: ComplianceRule[]; cleared: ComplianceRule[] } | undefined {
-  const before = new Set(prev?.failing.map((f) => f.rule));
-  const after = new Set(next.failing.map((f) => f.rule));
+export function complianceChange(
+  prev: readonly ComplianceRule[] | undefined,
+  next: readonly ComplianceRule[],
+): { raised: ComplianceRule[]; cleared: ComplianceRule[] } | undefined {
+  const before = new Set(prev);
+  const after = new Set(next);
   const raised = COMPLIANCE_RULES.filter((r) => after.has(r) && !before.has(r));
   const cleared = COMPLIANCE_RULES.filter((r) => before.has(r) && !after.has(r));
   return raised.length === 0 && cleared.length === 0 ? undefined : { raised, cleared };

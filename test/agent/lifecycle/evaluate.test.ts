@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { COMPLIANCE_RULES, type Compliance, complianceChange, type DeviceFacts, evaluate, localDate } from "../../../agent/lifecycle/evaluate.js";
+import { COMPLIANCE_RULES, type Compliance, complianceChange, type DeviceFacts, evaluate, failingRules, localDate } from "../../../agent/lifecycle/evaluate.js";
 import { type Policy, parsePolicy } from "../../../agent/lifecycle/policy.js";
 
 const POLICY = parsePolicy(
@@ -300,7 +300,7 @@ describe("a change of compliance", () => {
   });
 
   test("is the rules that started and stopped failing", () => {
-    expect(complianceChange(failing("firmware_outdated", "not_seen"), failing("not_seen", "clock_drift"))).toEqual({
+    expect(complianceChange(failingRules(failing("firmware_outdated", "not_seen")), failingRules(failing("not_seen", "clock_drift")))).toEqual({
       raised: ["clock_drift"],
       cleared: ["firmware_outdated"],
     });
@@ -310,11 +310,11 @@ describe("a change of compliance", () => {
     const before = check(withFirmware("5.5.90"));
     const after = check(withFirmware("5.6.0"));
     expect(after.failing[0].text).not.toBe(before.failing[0].text);
-    expect(complianceChange(before, after)).toBeUndefined();
+    expect(complianceChange(failingRules(before), failingRules(after))).toBeUndefined();
   });
 
   test("without a previous evaluation, is every failing rule, and none for a compliant device", () => {
-    expect(complianceChange(undefined, failing("end_of_support"))).toEqual({ raised: ["end_of_support"], cleared: [] });
-    expect(complianceChange(undefined, failing())).toBeUndefined();
+    expect(complianceChange(undefined, failingRules(failing("end_of_support")))).toEqual({ raised: ["end_of_support"], cleared: [] });
+    expect(complianceChange(undefined, failingRules(failing()))).toBeUndefined();
   });
 });
