@@ -35,6 +35,7 @@ import { loadPolicy, PolicyError } from "../lifecycle/policy.js";
 import { InspectError, OutboxInspector } from "../outbox/inspect.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import { devicesExitCode } from "./devices.js";
+import { olderAgent } from "./report.js";
 import { ask, bytes, plural, reportFailure, table } from "./format.js";
 import { outboxView } from "./outbox.js";
 import { type ConfigSecrets, needles, redactConfig, REDACTED, scrub, scrubText } from "./redact.js";
@@ -276,7 +277,7 @@ async function fromAgent(g: Gathered, socket: string, timeoutMs: number): Promis
   if (dv.ok) g.put("devices.json", `${JSON.stringify({ ok: devicesExitCode(dv.result) === 0, ...dv.result }, null, 2)}\n`);
   else failed.push([["devices.json"], dv.error.message]);
   if (rp.ok) g.put("report.json", renderJson(rp.result));
-  else if (rp.error.code === "unknown_method") failed.push([["report.json"], `the running agent cannot make a report (${rp.error.message}); restart it on this version`]);
+  else if (rp.error.code === "unknown_method") failed.push([["report.json"], olderAgent(rp.error.message)]);
   else failed.push([["report.json"], rp.error.message]);
   // An agent that is not running fails every request the same way: said once.
   if (failed.length === 3 && failed.every(([, m]) => m === failed[0]?.[1])) g.missing(AGENT_FILES, failed[0]?.[1] ?? "");

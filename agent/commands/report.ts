@@ -65,7 +65,7 @@ export async function report(args: ReportArgs, out: NodeJS.WritableStream, err: 
   if (!asked.ok) {
     if (asked.error.code === "unknown_method") {
       // Not a wrong request: an agent older than this CLI, still running after an upgrade.
-      return reportFailure("report", { code: "unsupported_agent", message: `the running agent cannot make a report (${asked.error.message}); restart it on this version` }, 1, io);
+      return reportFailure("report", { code: "unsupported_agent", message: olderAgent(asked.error.message) }, 1, io);
     }
     return reportFailure("report", asked.error, asked.exit, io);
   }
@@ -115,4 +115,9 @@ function writeError(e: unknown): string {
   if (code === "EACCES" || code === "EPERM") return "permission denied";
   if (code === "EISDIR") return "it is a folder";
   return e instanceof Error ? e.message : String(e);
+}
+
+/** What to say when the running agent does not know the report method (`unknown_method`: it is older than this CLI). */
+export function olderAgent(message: string): string {
+  return `the running agent cannot make a report (${message}); restart it on this version`;
 }
